@@ -1,0 +1,48 @@
+# PolyFlup — two commands: `make run` and `make test`. Everything else is optional.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PROFILE ?= aggressive
+# pip's own chatter (and any machine-wide find-links warnings) is not our output.
+PIP := $(PY) -m pip -q --disable-pip-version-check
+PIP_NOISE := is ignored: it is neither
+
+.PHONY: help install run test lint format bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+# The stamp is rebuilt only when the dependency list or the package metadata changes,
+# so a second `make run` starts immediately.
+$(STAMP): requirements.txt setup.cfg
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "📦 Installing dependencies into $(VENV) …"
+	@set -o pipefail; $(PIP) install --upgrade pip setuptools wheel 2>&1 | { grep -v "$(PIP_NOISE)" || true; }
+	@set -o pipefail; $(PIP) install -r requirements.txt 2>&1 | { grep -v "$(PIP_NOISE)" || true; }
+	@set -o pipefail; $(PIP) install --no-deps --no-build-isolation -e . 2>&1 | { grep -v "$(PIP_NOISE)" || true; }
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install PolyFlup (idempotent)
+
+run: $(STAMP) ## Run the bot on the embedded sim with the aggressive profile
+	$(BIN)/polyflup run --profile $(PROFILE)
+
+test: $(STAMP) ## Run the whole test suite
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) ## Check style with ruff
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+format: $(STAMP) ## Format the code with ruff
+	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests
+
+bench: $(STAMP) ## Run the benchmarks (results go to docs/BENCHMARKS.md by hand)
+	$(PY) -m tests.benchmarks $(BENCH_ARGS)
+
+clean: ## Remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis *.egg-info
