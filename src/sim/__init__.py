@@ -1,0 +1,1 @@
+"""The simulated venue: clock-driven markets, price feeds and a matching engine."""
