@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Protocol
 
 
@@ -26,7 +26,7 @@ class Clock(Protocol):
 
 def utc_datetime(clock: Clock) -> datetime:
     """The clock's current time as an aware UTC ``datetime``."""
-    return datetime.fromtimestamp(clock.now(), tz=timezone.utc)
+    return datetime.fromtimestamp(clock.now(), tz=UTC)
 
 
 class SystemClock:

@@ -52,8 +52,14 @@ def main(argv: list[str] | None = None) -> int:
             assert isinstance(result, BenchResult)
             mark = {True: "✅", False: "❌", None: ""}[result.ok]
             failed |= result.ok is False
-            table.add_row(result.name, f"{result.value:,.3f}", result.unit, result.target,
-                          mark, result.note)
+            table.add_row(
+                result.name,
+                f"{result.value:,.3f}",
+                result.unit,
+                result.target,
+                mark,
+                result.note,
+            )
         console.print(f"   done in {time.perf_counter() - started:.1f} s")
     console.print(table)
     return 1 if failed else 0

@@ -57,8 +57,10 @@ def test_rejects_non_positive_speed() -> None:
 
 def test_clock_is_thread_safe() -> None:
     clock = SimClock(start=0)
-    threads = [threading.Thread(target=lambda: [clock.advance(1) for _ in range(1000)])
-               for _ in range(4)]
+    threads = [
+        threading.Thread(target=lambda: [clock.advance(1) for _ in range(1000)])
+        for _ in range(4)
+    ]
     for t in threads:
         t.start()
     for t in threads:

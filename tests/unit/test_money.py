@@ -11,8 +11,16 @@ from src.utils.money import AmountError, from_micro, micro_str, to_micro, to_mic
 
 @pytest.mark.parametrize(
     ("value", "micro"),
-    [("1", 1_000_000), ("0.1", 100_000), (0.1, 100_000), (Decimal("2.5"), 2_500_000),
-     ("0.0000005", 0), ("0.0000015", 2), (" 3.25 ", 3_250_000), (-1, -1_000_000)],
+    [
+        ("1", 1_000_000),
+        ("0.1", 100_000),
+        (0.1, 100_000),
+        (Decimal("2.5"), 2_500_000),
+        ("0.0000005", 0),
+        ("0.0000015", 2),
+        (" 3.25 ", 3_250_000),
+        (-1, -1_000_000),
+    ],
 )
 def test_to_micro(value: object, micro: int) -> None:
     assert to_micro(value) == micro

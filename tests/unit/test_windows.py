@@ -26,8 +26,16 @@ def test_window_boundaries() -> None:
     assert w.next().start == 1767226500
 
 
-@pytest.mark.parametrize("bad", ["btc-updown-15m-123", "btc-updown-5m-1767225600",
-                                 "btc-updown-15m-1767225601", "", "BTC"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "btc-updown-15m-123",
+        "btc-updown-5m-1767225600",
+        "btc-updown-15m-1767225601",
+        "",
+        "BTC",
+    ],
+)
 def test_parse_slug_rejects(bad: str) -> None:
     with pytest.raises(SlugError):
         parse_slug(bad)
@@ -44,7 +52,9 @@ def test_slug_round_trip(coin: str, n: int) -> None:
     assert parse_slug(ref.slug) == ref
 
 
-@pytest.mark.parametrize(("raw", "coin"), [("btc", "BTC"), ("ETHUSDT", "ETH"), (" xrp ", "XRP"),
-                                           ("USDT", "USDT")])
+@pytest.mark.parametrize(
+    ("raw", "coin"),
+    [("btc", "BTC"), ("ETHUSDT", "ETH"), (" xrp ", "XRP"), ("USDT", "USDT")],
+)
 def test_normalize_coin(raw: str, coin: str) -> None:
     assert normalize_coin(raw) == coin
