@@ -45,10 +45,10 @@ class SystemClock:
 class SimClock:
     """A clock the caller moves by hand, or that runs ``speed`` times faster than real time.
 
-    * Manual (``speed=None``): time moves only through ``advance``/``set``; ``sleep`` advances
-      it immediately, so single-threaded backtests run as fast as the machine allows.
-    * Accelerated (``speed=X``): time runs X times faster than the wall clock from ``start``;
-      ``sleep(s)`` waits ``s / X`` real seconds. Used by ``run --sim --speed X``.
+    * Manual (``speed=None``): time moves only through ``advance``/``set``; ``sleep``
+      advances it at once, so single-threaded backtests run as fast as the machine allows.
+    * Accelerated (``speed=X``): time runs X times faster than the wall clock from
+      ``start``; ``sleep(s)`` waits ``s / X`` real seconds (``run --sim --speed X``).
     """
 
     def __init__(

@@ -1,8 +1,8 @@
 """Benchmarks, run with ``make bench`` (never part of ``make test``).
 
-Each ``bench_*.py`` module here exposes functions named ``bench_*`` that take no argument and
-return a :class:`BenchResult` (or a list of them). Speed is measured here, never asserted by
-timed tests.
+Each ``bench_*.py`` module here exposes functions named ``bench_*`` that take no argument
+and return a :class:`BenchResult` (or a list of them). Speed is measured here, never
+asserted by timed tests.
 """
 
 from __future__ import annotations

@@ -1,1 +1,1 @@
-"""Underlying price feeds (replayed or generated), all in Binance's 1-minute kline format."""
+"""Underlying price feeds, replayed or generated, in Binance's 1-minute kline format."""
