@@ -1,0 +1,1 @@
+"""Outgoing notifications (Discord) that never block trading."""
