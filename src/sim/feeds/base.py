@@ -44,3 +44,15 @@ class PriceFeed(Protocol):
     def price_at(self, symbol: str, t: float) -> float:
         """The underlying price at Unix time ``t`` (seconds), consistent with the candle."""
         ...
+
+
+def minute_open_ms(t: float) -> int:
+    """Open time (ms) of the minute containing Unix time ``t`` (seconds)."""
+    return int(t // 60) * MINUTE_MS
+
+
+def kline_at(feed: PriceFeed, symbol: str, t: float) -> Kline | None:
+    """The candle of the minute containing Unix time ``t`` from any feed, if it has one."""
+    start = minute_open_ms(t)
+    found = feed.klines(symbol, start, start + MINUTE_MS)
+    return found[0] if found else None

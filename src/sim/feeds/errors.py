@@ -1,0 +1,44 @@
+"""Typed errors and warnings of the price feeds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class FeedError(Exception):
+    """Base class of every price-feed error."""
+
+
+class KlineFileError(FeedError, ValueError):
+    """A kline file that cannot be used as is: names the file, the line and the reason."""
+
+    def __init__(self, path: str | Path, line: int | None, reason: str) -> None:
+        self.path = str(path)
+        self.line = line
+        self.reason = reason
+        where = f"{self.path}:{line}" if line is not None else self.path
+        super().__init__(f"{where}: {reason}")
+
+
+class KlineRepairWarning(UserWarning):
+    """Bad data that the reader repaired (what was repaired, in which file and line)."""
+
+
+class UnknownSymbolError(FeedError, LookupError):
+    """A symbol the feed does not serve."""
+
+    def __init__(self, symbol: str, served: tuple[str, ...]) -> None:
+        self.symbol = symbol
+        super().__init__(f"unknown symbol {symbol!r}; this feed serves {', '.join(served)}")
+
+
+class FeedRangeError(FeedError, LookupError):
+    """A time outside the span of minutes the feed can serve."""
+
+    def __init__(self, symbol: str, t_ms: int, first_ms: int, end_ms: int) -> None:
+        self.symbol = symbol
+        self.t_ms = t_ms
+        super().__init__(
+            f"{symbol}: time {t_ms} ms is outside the feed's range "
+            f"[{first_ms}, {end_ms}) ms"
+        )
