@@ -1,0 +1,1 @@
+"""The ledger: cash, positions, cost basis, fees and PnL — from real fills only."""
