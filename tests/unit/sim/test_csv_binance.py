@@ -24,8 +24,9 @@ from src.sim.feeds.binance_csv import (
 from src.sim.feeds.errors import KlineFileError, KlineRepairWarning
 from src.sim.feeds.generator import DEFAULT_COINS, generate_tables
 from src.sim.feeds.table import KlineTable
+from tests.conftest import SHARED
 
-SHARED_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
+SHARED_DATA = SHARED / "data"
 HEADER = ",".join(BINANCE_COLUMNS)
 T0 = 1_767_225_600_000  # 2026-01-01 00:00 UTC
 

@@ -18,8 +18,9 @@ from src.sim.feeds.errors import (
 from src.sim.feeds.generator import generate_tables
 from src.sim.feeds.path import PathParams
 from src.sim.feeds.replay import Alignment, ReplayFeed
+from tests.conftest import SHARED
 
-SHARED_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
+SHARED_DATA = SHARED / "data"
 T0 = 1_767_225_600_000  # 2026-01-01 00:00 UTC
 DAY = 86_400_000
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,8 +28,9 @@ from src.sim.feeds.binance_csv import read_klines_csv
 from src.sim.feeds.generator import DEFAULT_START_MS, generate_tables
 from src.sim.feeds.stats import ReturnStats, return_stats
 from src.sim.feeds.table import KlineTable
+from tests.conftest import SHARED
 
-SHARED_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
+SHARED_DATA = SHARED / "data"
 SEED = 2026
 MONTH_MINUTES = 28 * 1440
 
