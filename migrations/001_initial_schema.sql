@@ -110,6 +110,8 @@ CREATE TABLE fills (
     role            TEXT    NOT NULL CHECK (role IN ('maker', 'taker')),
     price_micro     INTEGER NOT NULL CHECK (price_micro > 0 AND price_micro < 1000000),
     size_micro      INTEGER NOT NULL CHECK (size_micro > 0),
+    -- collateral exchanged, exactly as the venue settled it (an average price is rounded)
+    notional_micro  INTEGER NOT NULL CHECK (notional_micro > 0),
     fee_micro       INTEGER NOT NULL DEFAULT 0 CHECK (fee_micro >= 0),
     fee_asset       TEXT    NOT NULL DEFAULT 'collateral'
                     CHECK (fee_asset IN ('collateral', 'shares')),

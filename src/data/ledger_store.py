@@ -11,8 +11,6 @@ balance endpoint.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
-from enum import StrEnum
 
 from src.trading.ledger.accounting import (
     FeeAsset,
@@ -22,87 +20,14 @@ from src.trading.ledger.accounting import (
     fold_fills,
     settle,
 )
-
-
-class FillStatus(StrEnum):
-    """Two-phase fill status as the venue reports it."""
-
-    MATCHED = "MATCHED"
-    MINED = "MINED"
-    CONFIRMED = "CONFIRMED"
-    RETRYING = "RETRYING"
-    FAILED = "FAILED"
-
-
-# Statuses in which a fill's money counts; FAILED is terminal and reverses it.
-_LIVE_FILL = (
-    FillStatus.MATCHED,
-    FillStatus.MINED,
-    FillStatus.CONFIRMED,
-    FillStatus.RETRYING,
+from src.trading.ledger.events import (
+    LIVE_FILL_STATUSES,
+    FillEvent,
+    FillOutcome,
+    FillStatus,
+    OrderIntent,
+    fill_status_rank,
 )
-_RANK = {
-    FillStatus.MATCHED: 0,
-    FillStatus.RETRYING: 0,
-    FillStatus.MINED: 1,
-    FillStatus.CONFIRMED: 2,
-    FillStatus.FAILED: 3,
-}
-
-
-class FillOutcome(StrEnum):
-    """What applying a fill event did."""
-
-    BOOKED = "booked"
-    PROMOTED = "promoted"  # a later phase of a known fill (no money moved)
-    REVERSED = "reversed"  # FAILED: the fill's money and shares were taken back
-    DUPLICATE = "duplicate"
-    STALE = "stale"  # an older phase arriving late, or anything after FAILED
-    UNKNOWN_ORDER = "unknown_order"
-
-
-@dataclass(frozen=True, slots=True)
-class OrderIntent:
-    """An order as decided, written before anything is sent to the venue."""
-
-    client_order_id: str
-    token_id: str
-    symbol: str
-    outcome: str  # UP / DOWN
-    side: Side
-    intent: str  # entry, exit_plan, scale_in, stop_loss, reversal, close, manual
-    order_type: str  # GTC, GTD, FOK, FAK
-    price_micro: int
-    size_micro: int
-    mode: str
-    post_only: bool = False
-    window_id: int | None = None
-    decision_id: int | None = None
-    venue_order_id: str | None = None
-    expires_ms: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class FillEvent:
-    """A report of a trade of one of our orders, from any channel."""
-
-    venue_trade_id: str
-    venue_order_id: str
-    status: FillStatus
-    side: Side
-    role: str  # maker / taker
-    price_micro: int
-    size_micro: int
-    fee_micro: int
-    fee_asset: FeeAsset
-    at_ms: int
-
-    @property
-    def amounts(self) -> FillAmounts:
-        """The fill's economics."""
-        return FillAmounts(
-            self.side, self.price_micro, self.size_micro, self.fee_micro, self.fee_asset
-        )
 
 
 def insert_order_intent(cur: sqlite3.Cursor, intent: OrderIntent, now_ms: int) -> int:
@@ -178,8 +103,8 @@ def apply_fill_event(cur: sqlite3.Cursor, event: FillEvent, now_ms: int) -> Fill
         confirmed_ms = event.at_ms if event.status is FillStatus.CONFIRMED else None
         cur.execute(
             "INSERT INTO fills (venue_trade_id, order_id, token_id, side, role, price_micro, "
-            "size_micro, fee_micro, fee_asset, status, matched_ms, confirmed_ms, "
-            "updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "size_micro, notional_micro, fee_micro, fee_asset, status, matched_ms, "
+            "confirmed_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 event.venue_trade_id,
                 order["id"],
@@ -188,6 +113,7 @@ def apply_fill_event(cur: sqlite3.Cursor, event: FillEvent, now_ms: int) -> Fill
                 event.role,
                 event.price_micro,
                 event.size_micro,
+                event.amounts.notional_micro,
                 event.fee_micro,
                 str(event.fee_asset),
                 str(event.status),
@@ -204,7 +130,9 @@ def apply_fill_event(cur: sqlite3.Cursor, event: FillEvent, now_ms: int) -> Fill
     current = FillStatus(known["status"])
     if current is event.status:
         return FillOutcome.DUPLICATE
-    if current is FillStatus.FAILED or _RANK[event.status] < _RANK[current]:
+    if current is FillStatus.FAILED or fill_status_rank(event.status) < fill_status_rank(
+        current
+    ):
         return FillOutcome.STALE
     cur.execute(
         "UPDATE fills SET status = ?, updated_ms = ?, confirmed_ms = CASE WHEN ? = "
@@ -237,12 +165,12 @@ def _book_cash(
 
 def _live_fills(cur: sqlite3.Cursor, where: str, value: object) -> list[FillAmounts]:
     rows = cur.execute(
-        "SELECT side, price_micro, size_micro, fee_micro, fee_asset FROM fills "
-        f"WHERE {where} = ? AND status IN ({','.join('?' * len(_LIVE_FILL))}) "
-        "ORDER BY matched_ms, id",
-        (value, *(str(s) for s in _LIVE_FILL)),
+        "SELECT side, price_micro, size_micro, fee_micro, fee_asset, notional_micro "
+        f"FROM fills WHERE {where} = ? AND status IN "
+        f"({','.join('?' * len(LIVE_FILL_STATUSES))}) ORDER BY matched_ms, id",
+        (value, *(str(s) for s in LIVE_FILL_STATUSES)),
     ).fetchall()
-    return [FillAmounts(Side(r[0]), r[1], r[2], r[3], FeeAsset(r[4])) for r in rows]
+    return [FillAmounts(Side(r[0]), r[1], r[2], r[3], FeeAsset(r[4]), r[5]) for r in rows]
 
 
 def _refresh_order_and_position(

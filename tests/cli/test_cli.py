@@ -188,8 +188,9 @@ def seed_ledger(db: Path) -> None:
         )
         conn.execute(
             "INSERT INTO fills (venue_trade_id, order_id, token_id, side, role, "
-            "price_micro, size_micro, fee_micro, status, matched_ms, updated_ms) "
-            "VALUES ('t-1', 1, '111', 'BUY', 'taker', 550000, 10000000, 173200, "
+            "price_micro, size_micro, notional_micro, fee_micro, status, matched_ms, "
+            "updated_ms) VALUES ('t-1', 1, '111', 'BUY', 'taker', 550000, 10000000, "
+            "5500000, 173200, "
             "'CONFIRMED', 1767225660000, 0)"
         )
 

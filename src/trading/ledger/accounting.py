@@ -47,10 +47,17 @@ class FillAmounts:
     size_micro: int
     fee_micro: int = 0
     fee_asset: FeeAsset = FeeAsset.COLLATERAL
+    # The exact collateral exchanged when the venue reports it (a taker fill across several
+    # price levels has an average price that is rounded; its collateral is not).
+    exact_notional_micro: int | None = None
 
     def __post_init__(self) -> None:
         if not 0 < self.price_micro < MICRO:
             raise LedgerError(f"fill price out of (0, 1): {self.price_micro}")
+        if self.exact_notional_micro is not None and not (
+            0 < self.exact_notional_micro < self.size_micro
+        ):
+            raise LedgerError("fill collateral must lie between 0 and its size")
         if self.size_micro <= 0 or self.fee_micro < 0:
             raise LedgerError("fill size must be positive and fee non-negative")
         if (
@@ -62,7 +69,9 @@ class FillAmounts:
 
     @property
     def notional_micro(self) -> int:
-        """Price × size, in collateral."""
+        """Collateral exchanged: as reported, or price × size."""
+        if self.exact_notional_micro is not None:
+            return self.exact_notional_micro
         return notional(self.size_micro, self.price_micro)
 
     @property

@@ -152,8 +152,8 @@ def test_schema_enforces_the_ledger_rules(tmp_path: Path) -> None:
         conn.execute(order, ("c2", 1_000_000, 5_000_000))  # price must be inside (0, 1)
     fill = (
         "INSERT INTO fills (venue_trade_id, order_id, token_id, side, role, price_micro, "
-        "size_micro, status, matched_ms, updated_ms) "
-        "VALUES (?, ?, 't', 'BUY', 'taker', 500000, 5000000, 'MATCHED', 0, 0)"
+        "size_micro, notional_micro, status, matched_ms, updated_ms) "
+        "VALUES (?, ?, 't', 'BUY', 'taker', 500000, 5000000, 2500000, 'MATCHED', 0, 0)"
     )
     conn.execute(fill, ("trade-1", 1))
     with pytest.raises(sqlite3.IntegrityError):

@@ -115,3 +115,12 @@ def test_pnl_equals_net_cash_once_flat(trades: list, won: bool) -> None:
         assert totals.size_micro >= 0 and totals.cost_micro >= 0
     result = settle(totals, won)
     assert result.totals.realized_pnl_micro == cash + result.payout_micro
+
+
+def test_reported_collateral_wins_over_a_rounded_average_price() -> None:
+    # 10 @ 0.51 + 7 @ 0.52 = 8.74 for 17 shares: the average 0.514117… is floored
+    fill = FillAmounts(Side.BUY, 514_117, 17 * M, 0, FeeAsset.SHARES, 8_740_000)
+    assert fill.notional_micro == 8_740_000
+    assert fill.cash_flows() == [("trade", -8_740_000)]
+    with pytest.raises(LedgerError):
+        FillAmounts(Side.BUY, 500_000, 1 * M, 0, FeeAsset.SHARES, 2 * M)

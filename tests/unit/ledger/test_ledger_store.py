@@ -16,10 +16,6 @@ from src.data.db_connection import (
     db_connection,
 )
 from src.data.ledger_store import (
-    FillEvent,
-    FillOutcome,
-    FillStatus,
-    OrderIntent,
     apply_fill_event,
     cash_balance,
     insert_order_intent,
@@ -30,6 +26,7 @@ from src.data.ledger_store import (
 )
 from src.data.migrations import run_migrations
 from src.trading.ledger.accounting import FeeAsset, Side
+from src.trading.ledger.events import FillEvent, FillOutcome, FillStatus, OrderIntent
 
 M = 1_000_000
 
