@@ -1,0 +1,228 @@
+"""The Venue port over an in-process :class:`SimVenue` (backtests; no HTTP, no signing)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+from src.data.market_data.polymarket import BookLevel, OrderBook
+from src.sim.venue import types as sim
+from src.sim.venue.venue import SimVenue
+from src.trading.ledger.accounting import FeeAsset, Side
+from src.trading.ledger.events import FillEvent, FillStatus
+from src.trading.venue.port import (
+    CancelReply,
+    OrderSpec,
+    OrderType,
+    PlaceReply,
+    PlaceStatus,
+    PreparedOrder,
+    VenueOrder,
+)
+from src.utils.money import MICRO, from_micro
+
+_CENT = 10_000  # market BUY amounts carry at most 2 decimals
+
+
+def order_id_for(client_order_id: str) -> str:
+    """A deterministic 0x-hash id, shaped like the venue's (the order hash)."""
+    return "0x" + hashlib.sha256(client_order_id.encode()).hexdigest()
+
+
+def _request(order: PreparedOrder) -> sim.OrderRequest:
+    spec = order.spec
+    side = sim.Side(str(spec.side))
+    price = from_micro(spec.price_micro)
+    if spec.order_type in (OrderType.FOK, OrderType.FAK):
+        if spec.side is Side.BUY:
+            amount = spec.size_micro * spec.price_micro // MICRO
+            amount -= amount % _CENT
+        else:
+            amount = spec.size_micro - spec.size_micro % _CENT
+        return sim.OrderRequest.market(
+            spec.token_id,
+            side,
+            from_micro(amount),
+            price,
+            sim.OrderType(str(spec.order_type)),
+            order_id=order.venue_order_id,
+        )
+    return sim.OrderRequest.limit(
+        spec.token_id,
+        side,
+        price,
+        from_micro(spec.size_micro),
+        sim.OrderType(str(spec.order_type)),
+        expiration=spec.expiration_s,
+        post_only=spec.post_only,
+        order_id=order.venue_order_id,
+    )
+
+
+def _fill_status(status: sim.TradeStatus) -> FillStatus:
+    return FillStatus(str(status))
+
+
+class InProcessVenue:
+    """One account on a SimVenue, seen through the Venue port."""
+
+    def __init__(self, venue: SimVenue, address: str) -> None:
+        self._venue = venue
+        self._address = address
+
+    @property
+    def address(self) -> str:
+        """The trading account."""
+        return self._address
+
+    def prepare(self, spec: OrderSpec) -> PreparedOrder:
+        """The id is derived from the client order id: a retry can never be a new order."""
+        return PreparedOrder(spec, order_id_for(spec.client_order_id))
+
+    def submit(self, order: PreparedOrder) -> PlaceReply:
+        """Place on the simulator; its refusals are definitive."""
+        result = self._venue.place(self._address, _request(order))
+        return self._reply(order, result)
+
+    def submit_batch(self, orders: Sequence[PreparedOrder]) -> list[PlaceReply]:
+        """Place up to 15 orders, each on its own."""
+        results = self._venue.place_batch(self._address, [_request(o) for o in orders])
+        return [self._reply(o, r) for o, r in zip(orders, results, strict=True)]
+
+    def _reply(self, order: PreparedOrder, result: sim.PlaceResult) -> PlaceReply:
+        if not result.success:
+            return PlaceReply(
+                order.spec.client_order_id,
+                order.venue_order_id,
+                PlaceStatus.REJECTED,
+                error=result.error,
+            )
+        fills = tuple(
+            f for tid in result.trade_ids for f in self._fills_of(self._venue.trade(tid))
+        )
+        return PlaceReply(
+            order.spec.client_order_id,
+            order.venue_order_id,
+            PlaceStatus.ACCEPTED,
+            resting=result.status is sim.PlacementStatus.LIVE,
+            fills=fills,
+        )
+
+    def _fills_of(self, trade: sim.Trade | None) -> list[FillEvent]:
+        """Our side(s) of one venue trade as fill events (taker and/or maker legs)."""
+        if trade is None:
+            return []
+        status = _fill_status(trade.status)
+        at_ms = int(trade.last_update * 1000)
+        fills = []
+        if trade.taker_account == self._address:
+            fills.append(
+                FillEvent(
+                    venue_trade_id=trade.trade_id,
+                    venue_order_id=trade.taker_order_id,
+                    status=status,
+                    side=Side(str(trade.side)),
+                    role="taker",
+                    price_micro=trade.price,
+                    size_micro=trade.size,
+                    fee_micro=trade.fee,
+                    fee_asset=FeeAsset.SHARES
+                    if trade.fee_asset is sim.FeeAsset.SHARES
+                    else FeeAsset.COLLATERAL,
+                    at_ms=at_ms,
+                    notional_micro=trade.notional,
+                )
+            )
+        for leg in trade.maker_fills:
+            if leg.account != self._address:
+                continue
+            fills.append(
+                FillEvent(
+                    venue_trade_id=f"{trade.trade_id}/{leg.order_id}",
+                    venue_order_id=leg.order_id,
+                    status=status,
+                    side=Side(str(leg.side)),
+                    role="maker",
+                    price_micro=leg.price,
+                    size_micro=leg.size,
+                    fee_micro=0,
+                    fee_asset=FeeAsset.COLLATERAL,
+                    at_ms=at_ms,
+                    notional_micro=leg.notional,
+                )
+            )
+        return fills
+
+    def cancel(self, venue_order_ids: Sequence[str]) -> CancelReply:
+        """Cancel these orders."""
+        result = self._venue.cancel_orders(self._address, venue_order_ids)
+        return CancelReply(result.canceled, dict(result.not_canceled))
+
+    def cancel_all(self) -> CancelReply:
+        """Cancel everything the account has open."""
+        result = self._venue.cancel_all(self._address)
+        return CancelReply(result.canceled, dict(result.not_canceled))
+
+    def get_order(self, venue_order_id: str) -> VenueOrder | None:
+        """One of our orders, or None when the venue has never seen it."""
+        order = self._venue.order(venue_order_id)
+        if order is None or order.account != self._address:
+            return None
+        return _venue_order(order)
+
+    def open_orders(self) -> list[VenueOrder]:
+        """Our live orders."""
+        return [_venue_order(o) for o in self._venue.open_orders(self._address)]
+
+    def fills(self, since_ms: int = 0) -> list[FillEvent]:
+        """Our fills whose status changed at or after ``since_ms``."""
+        return [
+            f
+            for t in self._venue.trades(self._address)
+            if t.last_update * 1000 >= since_ms
+            for f in self._fills_of(t)
+        ]
+
+    def collateral_micro(self) -> int:
+        """Free plus reserved collateral."""
+        return self._venue.balance(self._address).balance
+
+    def token_balances(self) -> dict[str, int]:
+        """Tokens held (free plus reserved by resting SELLs)."""
+        return {p.token_id: p.size for p in self._venue.positions(self._address) if p.size}
+
+    def book(self, token_id: str) -> OrderBook:
+        """The simulator's book in the market-data types."""
+        snap = self._venue.book(token_id)
+
+        def levels(raw: tuple[sim.BookLevel, ...]) -> tuple[BookLevel, ...]:
+            return tuple(BookLevel(from_micro(lv.price), from_micro(lv.size)) for lv in raw)
+
+        return OrderBook(
+            token_id=token_id,
+            bids=levels(snap.bids),
+            asks=levels(snap.asks),
+            timestamp_ms=int(snap.timestamp * 1000),
+            tick_size=from_micro(snap.tick_size),
+            min_order_size=from_micro(snap.min_order_size),
+            last_trade_price=None
+            if snap.last_trade_price is None
+            else from_micro(snap.last_trade_price),
+        )
+
+    def redeem(self, condition_id: str) -> int:
+        """Redeem at the simulator (winning tokens pay 1.00)."""
+        return self._venue.redeem(self._address, condition_id).paid
+
+
+def _venue_order(order: sim.Order) -> VenueOrder:
+    return VenueOrder(
+        venue_order_id=order.order_id,
+        token_id=order.token_id,
+        side=Side(str(order.side)),
+        price_micro=order.price,
+        size_micro=order.size,
+        matched_micro=order.matched,
+        live=order.is_live,
+        status=str(order.status),
+    )
