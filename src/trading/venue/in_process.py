@@ -39,7 +39,7 @@ def _request(order: PreparedOrder) -> sim.OrderRequest:
             amount -= amount % _CENT
         else:
             amount = spec.size_micro - spec.size_micro % _CENT
-        return sim.OrderRequest.market(
+        request = sim.OrderRequest.market(
             spec.token_id,
             side,
             from_micro(amount),
@@ -47,6 +47,8 @@ def _request(order: PreparedOrder) -> sim.OrderRequest:
             sim.OrderType(str(spec.order_type)),
             order_id=order.venue_order_id,
         )
+        request.post_only = spec.post_only  # the venue refuses post-only market orders
+        return request
     return sim.OrderRequest.limit(
         spec.token_id,
         side,
