@@ -1,0 +1,187 @@
+"""Confidence: two aggregation methods, always both computed, then the standards' safety rules.
+
+Both methods start from the market — the Up token's mid is the prior, the best single
+estimate available — and move it only on evidence. With no evidence the confidence is the
+market's own probability, which can never beat the price paid after fees: the bot trades only
+when its signals disagree with the market by enough.
+
+- **additive** (directional voting, weighted aggregation): ``up = Σ wᵢsᵢ`` over UP signals,
+  ``down`` likewise; the vote ``v = up − λ·down`` (or its mirror) is in [−1, 1] and moves the
+  prior linearly by a share ``k·v`` of the room towards the voted side:
+  ``P↑ = p + k·v·(1 − p)`` for v ≥ 0, ``P↑ = p·(1 + k·v)`` for v < 0.
+- **bayesian** (log-odds accumulation): ``logit P↑ = logit p + L·Σ wᵢ·sign(dᵢ)·sᵢ``: each
+  signal is a likelihood ratio of at most ``e^{L·wᵢ}``; NEUTRAL signals are skipped, weak
+  signals are weak evidence *for* their side (never against it).
+
+Each method computes P(Up) and P(Down) with the same function on mirrored inputs, so the
+mirrored market gives the mirrored answer bit for bit. The confidence is the probability of
+the favoured side; then the safety rules: cap (85%), multi-confirmation above
+``extreme_confidence`` (several independent strong sources), price validation above
+``price_validation_min_confidence`` (damp to the threshold, or refuse when severe).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from src.data.market_data.price_validation import ValidationResult
+from src.trading.params import StrategyParams
+from src.trading.signals.mathx import log_odds, sigmoid
+from src.trading.signals.types import SIGNAL_SOURCE, Direction, SignalResult
+
+
+class ValidationAction(enum.Enum):
+    """What price validation did to a confidence."""
+
+    NOT_NEEDED = "not_needed"
+    PASSED = "passed"
+    DAMPED = "damped"
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True, slots=True)
+class ConfidenceResult:
+    """One method's answer, before (``raw_confidence``) and after the safety rules."""
+
+    method: str
+    score: float
+    p_up: float
+    p_down: float
+    direction: Direction
+    raw_confidence: float
+    confidence: float
+    confirmations: int = 0
+    capped: bool = False
+    confirmation_limited: bool = False
+    validation: ValidationAction = ValidationAction.NOT_NEEDED
+
+    @property
+    def refused(self) -> bool:
+        """True when price validation refused this confidence outright."""
+        return self.validation is ValidationAction.REFUSED
+
+
+def directional_sums(
+    signals: Sequence[SignalResult], weights: Sequence[float]
+) -> tuple[float, float]:
+    """``(Σ wᵢsᵢ over UP signals, Σ wᵢsᵢ over DOWN signals)``; NEUTRAL signals add nothing."""
+    up = down = 0.0
+    for signal, weight in zip(signals, weights, strict=True):
+        if signal.is_neutral:
+            continue
+        if signal.direction is Direction.UP:
+            up += weight * signal.strength
+        else:
+            down += weight * signal.strength
+    return up, down
+
+
+def additive_confidence(
+    signals: Sequence[SignalResult],
+    weights: Sequence[float],
+    prior_up: float,
+    prior_down: float,
+    params: StrategyParams,
+) -> ConfidenceResult:
+    """Directional voting from the market prior (``prior_down`` is exactly ``1 − prior_up``)."""
+    up, down = directional_sums(signals, weights)
+    vote = _vote(up, down, params.additive_opposition_penalty)
+    shift = params.additive_max_shift
+    p_up = _linear_pool(prior_up, prior_down, vote, shift)
+    p_down = _linear_pool(prior_down, prior_up, -vote, shift)
+    return _result("additive", vote, p_up, p_down)
+
+
+def bayesian_confidence(
+    signals: Sequence[SignalResult],
+    weights: Sequence[float],
+    prior_up: float,
+    prior_down: float,
+    params: StrategyParams,
+) -> ConfidenceResult:
+    """Log-odds accumulation from the market prior."""
+    up, down = directional_sums(signals, weights)
+    scale = params.bayes_llr_scale
+    score = log_odds(prior_up, prior_down, params.prior_clip) + (scale * up - scale * down)
+    return _result("bayesian", score, sigmoid(score), sigmoid(-score))
+
+
+def count_confirmations(
+    signals: Sequence[SignalResult], direction: Direction, threshold: float
+) -> int:
+    """Independent sources with a strong signal (strength ≥ ``threshold``) for ``direction``."""
+    if direction is Direction.NEUTRAL:
+        return 0
+    sources = {
+        SIGNAL_SOURCE[s.name]
+        for s in signals
+        if s.direction is direction and s.strength >= threshold
+    }
+    return len(sources)
+
+
+def apply_safety(
+    result: ConfidenceResult,
+    signals: Sequence[SignalResult],
+    validation: ValidationResult,
+    params: StrategyParams,
+) -> ConfidenceResult:
+    """The standards' rules, in order: cap, multi-confirmation, price validation."""
+    if result.direction is Direction.NEUTRAL:
+        return replace(result, confidence=min(0.5, params.confidence_cap))
+    conf = result.raw_confidence
+    capped = conf > params.confidence_cap
+    conf = min(conf, params.confidence_cap)
+    confirmations = count_confirmations(
+        signals, result.direction, params.strong_signal_threshold
+    )
+    limited = False
+    if (
+        conf > params.extreme_confidence
+        and confirmations < params.multi_confirmation_min_signals
+    ):
+        conf, limited = params.extreme_confidence, True
+    action = ValidationAction.NOT_NEEDED
+    threshold = params.price_validation_min_confidence
+    if conf > threshold:
+        if validation.flag_count >= params.validation_refuse_flags:
+            conf, action = threshold, ValidationAction.REFUSED
+        elif validation.suspicious:
+            conf, action = threshold, ValidationAction.DAMPED
+        else:
+            action = ValidationAction.PASSED
+    return replace(
+        result,
+        confidence=conf,
+        confirmations=confirmations,
+        capped=capped,
+        confirmation_limited=limited,
+        validation=action,
+    )
+
+
+def _vote(up: float, down: float, penalty: float) -> float:
+    if up > down:
+        return up - penalty * down
+    if down > up:
+        return -(down - penalty * up)
+    return 0.0
+
+
+def _linear_pool(p: float, p_complement: float, vote: float, shift: float) -> float:
+    """Move ``p`` a share ``shift·|vote|`` of the way to 1 (vote > 0) or to 0 (vote < 0)."""
+    if vote >= 0:
+        return p + vote * shift * p_complement
+    return p * (1.0 + vote * shift)
+
+
+def _result(method: str, score: float, p_up: float, p_down: float) -> ConfidenceResult:
+    if p_up > p_down:
+        direction, raw = Direction.UP, p_up
+    elif p_down > p_up:
+        direction, raw = Direction.DOWN, p_down
+    else:
+        direction, raw = Direction.NEUTRAL, 0.5
+    return ConfidenceResult(method, score, p_up, p_down, direction, raw, raw)

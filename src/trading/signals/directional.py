@@ -1,0 +1,163 @@
+"""The five directional signals. Each returns a direction and a smooth strength in [0, 1].
+
+Every input is standardised before it is graded, so a strength means the same thing for BTC
+and XRP, in a calm hour and a wild one: price moves are measured in units of the 1-minute
+volatility σ, probabilities in log-odds. A signal without the data it needs is NEUTRAL with a
+note — NEUTRAL means "no evidence", never "evidence for DOWN".
+
+Positive ``value`` always means "towards UP"; mirroring the market (Up ↔ Down, p ↔ 1 − p,
+returns negated, taker buys ↔ sells) negates every value and keeps every strength.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from decimal import Decimal
+
+from src.data.market_data.indicators import Indicators
+from src.trading.params import StrategyParams
+from src.trading.signals.mathx import graded_strength, log_odds
+from src.trading.signals.types import Direction, SignalName, SignalResult
+
+
+def graded(
+    name: SignalName, value: float, scale: float, params: StrategyParams
+) -> SignalResult:
+    """A signal from a signed standardised value: direction = sign, strength = graded |value|."""
+    strength = graded_strength(value, scale, params.neutral_dead_zone)
+    if strength <= 0.0:
+        return SignalResult(name, Direction.NEUTRAL, 0.0, _finite_or_zero(value))
+    direction = Direction.UP if value > 0 else Direction.DOWN
+    return SignalResult(name, direction, strength, value)
+
+
+def neutral(name: SignalName, note: str) -> SignalResult:
+    """A NEUTRAL answer for lack of data."""
+    return SignalResult(name, Direction.NEUTRAL, 0.0, 0.0, note)
+
+
+def price_momentum(
+    ind: Indicators, sigma_1m: float, params: StrategyParams
+) -> SignalResult:
+    """Binance price momentum (30%): velocity, acceleration and RSI, in σ units.
+
+    ``z_v = ln(c_t / c_{t−L}) / (σ√L)``, ``z_a = [ln(c_t/c_{t−h}) − ln(c_{t−h}/c_{t−2h})] /
+    (σ√(2h))`` with ``h = L // 2``, ``z_r = (RSI − 50) / rsi_scale``; the composite is their
+    weighted mean over the components that exist, graded with ``momentum_scale``.
+    """
+    name = SignalName.PRICE_MOMENTUM
+    lookback = params.momentum_lookback_minutes
+    half = lookback // 2
+    parts = (
+        (params.momentum_velocity_weight, ind.velocity / (sigma_1m * math.sqrt(lookback))),
+        (
+            params.momentum_acceleration_weight,
+            ind.acceleration / (sigma_1m * math.sqrt(2 * half)) if half else math.nan,
+        ),
+        (params.momentum_rsi_weight, ind.rsi_centered / params.rsi_scale),
+    )
+    if not math.isfinite(parts[0][1]):
+        return neutral(name, "no velocity yet")
+    used = [(w, z) for w, z in parts if w > 0 and math.isfinite(z)]
+    total = sum(w for w, _ in used)
+    if total <= 0:
+        return neutral(name, "no momentum component")
+    composite = sum(w * z for w, z in used) / total
+    return graded(name, composite, params.momentum_scale, params)
+
+
+def polymarket_momentum(
+    mid_now: Decimal,
+    history: Sequence[tuple[float, Decimal]],
+    now: float,
+    params: StrategyParams,
+) -> SignalResult:
+    """The Up token's own momentum (20%): change of its mid in log-odds over ``pm_lookback_s``.
+
+    ``history`` holds ``(unix seconds, Up mid)`` points. The reference is the latest point at
+    least ``pm_lookback_s`` old, else the oldest point at least ``pm_min_span_s`` old; with
+    neither the signal is NEUTRAL. Log-odds make a move from 0.90 to 0.95 count like one from
+    0.50 to 0.68: both double the odds.
+    """
+    name = SignalName.POLYMARKET_MOMENTUM
+    target = now - params.pm_lookback_s
+    latest_allowed = now - params.pm_min_span_s
+    reference: Decimal | None = None
+    reference_t = -math.inf
+    oldest: tuple[float, Decimal] | None = None
+    for t, price in history:
+        if not (_usable_time(t) and _usable_price(price)) or t > latest_allowed:
+            continue
+        if t <= target and t > reference_t:
+            reference, reference_t = price, t
+        if oldest is None or t < oldest[0]:
+            oldest = (t, price)
+    if reference is None and oldest is not None:
+        reference = oldest[1]
+    if reference is None:
+        return neutral(name, "no mid history")
+    clip = params.prior_clip
+    change = log_odds(float(mid_now), float(1 - mid_now), clip) - log_odds(
+        float(reference), float(1 - reference), clip
+    )
+    return graded(name, change, params.pm_scale, params)
+
+
+def order_flow(ind: Indicators, params: StrategyParams) -> SignalResult:
+    """Taker pressure (20%): ``(buy − sell) / (buy + sell)`` taker volume over the flow window."""
+    name = SignalName.ORDER_FLOW
+    if not math.isfinite(ind.taker_imbalance):
+        return neutral(name, "no volume")
+    return graded(name, ind.taker_imbalance, params.flow_scale, params)
+
+
+def divergence(
+    fair_up: float, fair_down: float, mid_up: Decimal, params: StrategyParams
+) -> SignalResult:
+    """Cross-exchange divergence (20%): fair value vs the Polymarket mid, in log-odds.
+
+    ``value = logit(fair) − logit(mid)``: positive when Binance implies Up is under-priced.
+    """
+    clip = params.prior_clip
+    gap = log_odds(fair_up, fair_down, clip) - log_odds(
+        float(mid_up), float(1 - mid_up), clip
+    )
+    return graded(SignalName.DIVERGENCE, gap, params.divergence_scale, params)
+
+
+def volume_momentum(
+    ind: Indicators, sigma_1m: float, params: StrategyParams
+) -> SignalResult:
+    """VWAP distance with volume quality (10%).
+
+    ``z = ln(close / VWAP) / (σ·√(N/3))`` — the spread of a random walk's end around its own
+    average over N minutes is σ√(N/3) — graded with ``vwm_scale``, then multiplied by the
+    volume quality ``min(1, 2r / (1 + r))`` of the recent-to-average volume ratio r (thin
+    volume, weak evidence; unknown volume counts as r = ⅓, quality ½).
+    """
+    name = SignalName.VOLUME_MOMENTUM
+    if not math.isfinite(ind.vwap_distance):
+        return neutral(name, "no VWAP yet")
+    z = ind.vwap_distance / (sigma_1m * math.sqrt(params.vwap_lookback_minutes / 3.0))
+    base = graded(name, z, params.vwm_scale, params)
+    if base.direction is Direction.NEUTRAL:
+        return base
+    ratio = ind.volume_ratio if math.isfinite(ind.volume_ratio) else 1.0 / 3.0
+    quality = min(1.0, 2.0 * ratio / (1.0 + ratio)) if ratio > 0 else 0.0
+    strength = base.strength * quality
+    if strength <= 0.0:
+        return SignalResult(name, Direction.NEUTRAL, 0.0, z, "no volume")
+    return SignalResult(name, base.direction, strength, z)
+
+
+def _usable_time(t: object) -> bool:
+    return isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t)
+
+
+def _usable_price(p: object) -> bool:
+    return isinstance(p, Decimal) and p.is_finite() and 0 < p < 1
+
+
+def _finite_or_zero(x: float) -> float:
+    return x if math.isfinite(x) else 0.0

@@ -1,0 +1,114 @@
+"""Small exact numerical helpers for the strategy (no scipy): CDFs, log-odds, strengths.
+
+The Student-t CDF goes through the regularised incomplete beta function, evaluated with the
+modified Lentz continued fraction (Numerical Recipes §6.4); the tests check it against the
+closed forms for 1–4 degrees of freedom and against the normal limit.
+"""
+
+from __future__ import annotations
+
+import math
+
+_SQRT2 = math.sqrt(2.0)
+_BETA_EPS = 1e-15
+_BETA_TINY = 1e-300
+_BETA_MAX_ITER = 500
+
+
+def norm_cdf(x: float) -> float:
+    """Standard normal CDF Φ(x), accurate in both tails (via erfc)."""
+    return 0.5 * math.erfc(-x / _SQRT2)
+
+
+def student_t_cdf(t: float, dof: float) -> float:
+    """CDF of Student's t with ``dof`` > 0 degrees of freedom (standard, not rescaled)."""
+    if math.isnan(t) or not dof > 0:
+        return math.nan
+    if math.isinf(t):
+        return 1.0 if t > 0 else 0.0
+    t2 = t * t
+    # P(T > |t|) = ½ · I_x(ν/2, ½) with x = ν/(ν + t²); 1 − x is passed exactly.
+    tail = 0.5 * regularized_beta(dof / 2.0, 0.5, dof / (dof + t2), t2 / (dof + t2))
+    return 1.0 - tail if t > 0 else tail
+
+
+def regularized_beta(
+    a: float, b: float, x: float, one_minus_x: float | None = None
+) -> float:
+    """Regularised incomplete beta I_x(a, b) for a, b > 0 and 0 ≤ x ≤ 1.
+
+    ``one_minus_x`` may be given exactly when the caller knows it better than ``1 − x``.
+    """
+    xc = 1.0 - x if one_minus_x is None else one_minus_x
+    if x <= 0.0:
+        return 0.0
+    if xc <= 0.0:
+        return 1.0
+    log_front = (
+        math.lgamma(a + b)
+        - math.lgamma(a)
+        - math.lgamma(b)
+        + a * math.log(x)
+        + b * math.log(xc)
+    )
+    if x < (a + 1.0) / (a + b + 2.0):
+        return math.exp(log_front) * _beta_fraction(a, b, x) / a
+    return 1.0 - math.exp(log_front) * _beta_fraction(b, a, xc) / b
+
+
+def _beta_fraction(a: float, b: float, x: float) -> float:
+    """Continued fraction of the incomplete beta (modified Lentz)."""
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c = 1.0
+    d = 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > _BETA_TINY else _BETA_TINY)
+    h = d
+    for m in range(1, _BETA_MAX_ITER + 1):
+        m2 = 2 * m
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > _BETA_TINY else _BETA_TINY)
+        c = 1.0 + aa / c
+        c = c if abs(c) > _BETA_TINY else _BETA_TINY
+        h *= d * c
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > _BETA_TINY else _BETA_TINY)
+        c = 1.0 + aa / c
+        c = c if abs(c) > _BETA_TINY else _BETA_TINY
+        step = d * c
+        h *= step
+        if abs(step - 1.0) < _BETA_EPS:
+            break
+    return h
+
+
+def sigmoid(x: float) -> float:
+    """Logistic function, overflow-free."""
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def log_odds(p: float, q: float, clip: float) -> float:
+    """ln(p / q) for complementary probabilities ``p`` and ``q = 1 − p``, each clipped.
+
+    Passing both (rather than computing ``1 − p``) makes ``log_odds(q, p) == −log_odds(p, q)``
+    exactly, which is what makes the confidence mirror-symmetric to the last bit.
+    """
+    low, high = clip, 1.0 - clip
+    return math.log(min(max(p, low), high)) - math.log(min(max(q, low), high))
+
+
+def graded_strength(x: float, scale: float, dead_zone: float) -> float:
+    """Smooth strength in [0, 1) of a standardised value: tanh(|x|/scale) with a soft dead zone.
+
+    ``(tanh(|x|/scale) − dead_zone) / (1 − dead_zone)``, floored at 0: continuous, 0 inside the
+    dead zone (NEUTRAL), close to linear for small values and only approaching 1 for moves of
+    several scales — not the original bot's ``min(|x| / tiny, 1)`` coin-flip.
+    """
+    if not math.isfinite(x):
+        return 0.0
+    raw = math.tanh(abs(x) / scale)
+    return max(0.0, raw - dead_zone) / (1.0 - dead_zone)

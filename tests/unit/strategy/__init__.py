@@ -1,0 +1,1 @@
+"""Tests of the strategy core: indicators, validation, signals, confidence, decision."""
