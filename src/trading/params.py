@@ -510,3 +510,12 @@ def _raw_weights(p: StrategyParams) -> tuple[Any, ...]:
         p.weight_divergence,
         p.weight_volume_momentum,
     )
+
+
+def params_from_settings(settings: Any, **overrides: Any) -> StrategyParams:
+    """The strategy parameters of a validated ``Settings``: every field the two share by
+    name is taken from the settings (its value already range-checked there); the rest keep
+    their documented defaults unless given in ``overrides``."""
+    names = {f.name for f in fields(StrategyParams)}
+    shared = {name: getattr(settings, name) for name in names if hasattr(settings, name)}
+    return StrategyParams(**{**shared, **overrides})
