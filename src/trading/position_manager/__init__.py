@@ -1,0 +1,2 @@
+"""Position lifecycle: entry, exit plan, scale-in, stop-loss, reversal, settlement,
+reconciliation."""
