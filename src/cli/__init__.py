@@ -10,6 +10,7 @@ from src import __version__
 from src.cli.config_cmd import config_group
 from src.cli.db_cmd import migrate, positions, trades
 from src.cli.run_cmd import run
+from src.cli.stats_cmd import stats
 from src.config.settings import DEFAULT_ENV_FILE
 
 
@@ -41,6 +42,7 @@ cli.add_command(config_group)
 cli.add_command(migrate)
 cli.add_command(positions)
 cli.add_command(trades)
+cli.add_command(stats)
 
 
 def main() -> None:

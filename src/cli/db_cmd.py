@@ -67,7 +67,7 @@ def migrate(ctx: click.Context, db_path: Path | None) -> None:
 
 
 @contextmanager
-def _read_database(
+def read_database(
     ctx: click.Context, db_path: Path | None
 ) -> Iterator[sqlite3.Cursor | None]:
     """A read-only cursor, or None (after a friendly line) when there is nothing to read."""
@@ -103,7 +103,7 @@ def positions(
     ctx: click.Context, db_path: Path | None, include_closed: bool, as_json: bool
 ) -> None:
     """List open positions (or all with --all) from the database."""
-    with _read_database(ctx, db_path) as cursor:
+    with read_database(ctx, db_path) as cursor:
         rows = [] if cursor is None else list_positions(cursor, include_closed)
     if as_json:
         emit_json(
@@ -179,7 +179,7 @@ def positions(
 @handle_errors
 def trades(ctx: click.Context, db_path: Path | None, limit: int, as_json: bool) -> None:
     """List recent fills (newest first) from the database."""
-    with _read_database(ctx, db_path) as cursor:
+    with read_database(ctx, db_path) as cursor:
         rows = [] if cursor is None else list_trades(cursor, limit)
     if as_json:
         emit_json(
