@@ -37,6 +37,7 @@ def test_version() -> None:
         ["migrate"],
         ["positions"],
         ["trades"],
+        ["stats"],
     ],
 )
 def test_every_command_has_help(command: list[str]) -> None:
