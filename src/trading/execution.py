@@ -27,6 +27,7 @@ from src.trading.venue.port import (
     OrderType,
     PlaceReply,
     PlaceStatus,
+    PreparedOrder,
     Venue,
     VenueUnavailableError,
 )
@@ -88,6 +89,37 @@ def client_order_id_for(params: TradeParams, is_reversal: bool) -> str:
     return f"{tag}-{uuid.uuid4().hex[:16]}"
 
 
+def intent_for(
+    prepared: PreparedOrder,
+    *,
+    symbol: str,
+    outcome: str,
+    intent: str,
+    mode: str,
+    window_id: int | None = None,
+    decision_id: int | None = None,
+) -> OrderIntent:
+    """The ledger row of a prepared order (written before the order is sent)."""
+    spec = prepared.spec
+    return OrderIntent(
+        spec.client_order_id,
+        spec.token_id,
+        symbol,
+        outcome,
+        spec.side,
+        intent,
+        str(spec.order_type),
+        spec.price_micro,
+        spec.size_micro,
+        mode,
+        post_only=spec.post_only,
+        window_id=window_id,
+        decision_id=decision_id,
+        venue_order_id=prepared.venue_order_id,
+        expires_ms=spec.expiration_s * 1000 or None,
+    )
+
+
 def execute_trade(
     trade_params: TradeParams,
     is_reversal: bool = False,
@@ -123,22 +155,14 @@ def execute_trade(
         return None
     problem = order_problem(spec, tick, ctx.min_size_micro)
     now_ms = int(ctx.clock.now() * 1000)
-    intent = OrderIntent(
-        spec.client_order_id,
-        p.token_id,
-        p.symbol,
-        p.outcome,
-        p.side,
-        "reversal" if is_reversal else p.intent,
-        str(p.order_type),
-        spec.price_micro,
-        spec.size_micro,
-        ctx.mode,
-        post_only=p.post_only,
+    intent = intent_for(
+        prepared,
+        symbol=p.symbol,
+        outcome=p.outcome,
+        intent="reversal" if is_reversal else p.intent,
+        mode=ctx.mode,
         window_id=p.window_id,
         decision_id=p.decision_id,
-        venue_order_id=prepared.venue_order_id,
-        expires_ms=p.expiration_s * 1000 or None,
     )
     event = AuditEvent(
         "place",

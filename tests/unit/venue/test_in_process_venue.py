@@ -23,8 +23,8 @@ from src.data.migrations import run_migrations
 from src.sim.venue import types as sim
 from src.sim.venue.markets import VenueMarket
 from src.sim.venue.venue import SimVenue
+from src.trading.execution import intent_for
 from src.trading.ledger.accounting import Side
-from src.trading.ledger.events import OrderIntent
 from src.trading.venue.in_process import InProcessVenue, order_id_for
 from src.trading.venue.port import OrderSpec, OrderType, PlaceStatus
 from src.utils.clock import SimClock
@@ -69,19 +69,8 @@ def trade(port: InProcessVenue, spec: OrderSpec) -> PlaceStatus:
     with db_connection() as cur:
         insert_order_intent(
             cur,
-            OrderIntent(
-                spec.client_order_id,
-                spec.token_id,
-                "BTC",
-                "UP",
-                spec.side,
-                "entry",
-                str(spec.order_type),
-                spec.price_micro,
-                spec.size_micro,
-                "backtest",
-                post_only=spec.post_only,
-                venue_order_id=prepared.venue_order_id,
+            intent_for(
+                prepared, symbol="BTC", outcome="UP", intent="entry", mode="backtest"
             ),
             0,
         )

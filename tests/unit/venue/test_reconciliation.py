@@ -14,8 +14,8 @@ from src.data.migrations import run_migrations
 from src.sim.venue import types as sim
 from src.sim.venue.markets import VenueMarket
 from src.sim.venue.venue import SimVenue
+from src.trading.execution import intent_for
 from src.trading.ledger.accounting import Side
-from src.trading.ledger.events import OrderIntent
 from src.trading.position_manager.reconcile_runner import (
     ReconcileError,
     TokenInfo,
@@ -71,19 +71,7 @@ def write_intent(env: dict, spec: OrderSpec) -> str:
     with db_connection() as cur:
         insert_order_intent(
             cur,
-            OrderIntent(
-                spec.client_order_id,
-                spec.token_id,
-                "BTC",
-                "UP",
-                spec.side,
-                "entry",
-                str(spec.order_type),
-                spec.price_micro,
-                spec.size_micro,
-                "sim",
-                venue_order_id=prepared.venue_order_id,
-            ),
+            intent_for(prepared, symbol="BTC", outcome="UP", intent="entry", mode="sim"),
             0,
         )
     return prepared.venue_order_id
