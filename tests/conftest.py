@@ -3,16 +3,32 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from src.config.settings import options
 from src.data.db_connection import close_thread_connection
 from src.utils.redaction import REDACTOR
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+# CI runs the same examples every time (a red run must be reproducible, never luck);
+# developers get fresh random examples locally. HYPOTHESIS_PROFILE overrides either.
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev", print_blob=True)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev")
+)
 
 
 @pytest.fixture(autouse=True)
