@@ -1,4 +1,4 @@
-"""Run every benchmark and print a table: ``python -m tests.benchmarks [-k SUBSTRING]``."""
+"""Run every benchmark and print a table: ``python -m tests.benchmarks [-k TEXT]...``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import importlib
 import pkgutil
 import sys
 import time
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -15,7 +16,7 @@ import tests.benchmarks as package
 from tests.benchmarks import BenchResult
 
 
-def _collect(filter_text: str) -> list[tuple[str, object]]:
+def _collect(filters: list[str]) -> list[tuple[str, object]]:
     found = []
     for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
         if not info.name.startswith("bench_"):
@@ -24,7 +25,8 @@ def _collect(filter_text: str) -> list[tuple[str, object]]:
         for attr in sorted(dir(module)):
             func = getattr(module, attr)
             full = f"{info.name}.{attr}"
-            if attr.startswith("bench_") and callable(func) and filter_text in full:
+            wanted = not filters or any(text in full for text in filters)
+            if attr.startswith("bench_") and callable(func) and wanted:
                 found.append((full, func))
     return found
 
@@ -32,9 +34,21 @@ def _collect(filter_text: str) -> list[tuple[str, object]]:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmarks and print their figures; exit 1 if one misses its target."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("-k", default="", help="only benchmarks whose name contains this")
+    parser.add_argument(
+        "-k",
+        action="append",
+        default=[],
+        help="only benchmarks whose name contains this (repeatable)",
+    )
+    parser.add_argument(
+        "--markdown",
+        type=Path,
+        default=None,
+        help="also write the results as a Markdown table to this file",
+    )
     args = parser.parse_args(argv)
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    rows: list[BenchResult] = []
     table = Table(title="PolyFlup benchmarks")
     for column in ("benchmark", "figure", "unit", "target", "ok", "note"):
         table.add_column(column, justify="right" if column == "figure" else "left")
@@ -50,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         results = outcome if isinstance(outcome, list) else [outcome]
         for result in results:
             assert isinstance(result, BenchResult)
+            rows.append(result)
             mark = {True: "✅", False: "❌", None: ""}[result.ok]
             failed |= result.ok is False
             table.add_row(
@@ -62,7 +77,24 @@ def main(argv: list[str] | None = None) -> int:
             )
         console.print(f"   done in {time.perf_counter() - started:.1f} s")
     console.print(table)
+    if args.markdown is not None:
+        args.markdown.write_text(markdown_table(rows), encoding="utf-8")
+        console.print(f"📝 wrote {args.markdown}")
     return 1 if failed else 0
+
+
+def markdown_table(rows: list[BenchResult]) -> str:
+    """The results as a Markdown table (for docs/BENCHMARKS.md)."""
+    lines = [
+        "| benchmark | figure | unit | target | ok | note |",
+        "|---|---:|---|---|---|---|",
+    ]
+    for r in rows:
+        mark = {True: "✅", False: "❌", None: ""}[r.ok]
+        lines.append(
+            f"| {r.name} | {r.value:,.3f} | {r.unit} | {r.target} | {mark} | {r.note} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
