@@ -9,6 +9,7 @@ import click
 from src import __version__
 from src.cli.config_cmd import config_group
 from src.cli.db_cmd import migrate, positions, trades
+from src.cli.emulator_cmd import emulator
 from src.cli.run_cmd import run
 from src.cli.stats_cmd import stats
 from src.config.settings import DEFAULT_ENV_FILE
@@ -43,6 +44,7 @@ cli.add_command(migrate)
 cli.add_command(positions)
 cli.add_command(trades)
 cli.add_command(stats)
+cli.add_command(emulator)
 
 
 def main() -> None:

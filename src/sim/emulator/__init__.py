@@ -1,7 +1,35 @@
-"""The local Polymarket emulator: the venue's door checks, done the way the venue does.
+"""The local Polymarket + Binance emulator: the venue's APIs served from a ``SimVenue``.
 
-``auth`` verifies L1 (EIP-712 ``ClobAuth``) and L2 (HMAC) headers and derives API
-credentials; ``orders`` parses and verifies the V2 signed orders ``py_clob_client_v2``
-posts. Both are pure: no sockets, no clock (``now`` is always a parameter), so an HTTP
-server can call them from any thread. See ``docs/EMULATOR_AUTH.md``.
+``auth`` and ``orders`` are the venue's door checks (pure; see ``docs/EMULATOR_AUTH.md``);
+``server`` runs everything on one aiohttp port (see ``docs/SIMULATOR.md``, "Emulator")::
+
+    from src.sim.emulator import Emulator, EmulatorConfig
+
+    handle = Emulator(EmulatorConfig(port=0, speed=None)).start()
+    print(handle.base_url, handle.env_lines())
+    handle.stop()
+
+The server is imported lazily, so the pure modules stay cheap to import.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from src.sim.emulator.config import EmulatorConfig
+    from src.sim.emulator.server import Emulator, EmulatorHandle, EmulatorUrls
+
+__all__ = ["Emulator", "EmulatorConfig", "EmulatorHandle", "EmulatorUrls"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "EmulatorConfig":
+        from src.sim.emulator.config import EmulatorConfig
+
+        return EmulatorConfig
+    if name in ("Emulator", "EmulatorHandle", "EmulatorUrls"):
+        from src.sim.emulator import server
+
+        return getattr(server, name)
+    raise AttributeError(name)

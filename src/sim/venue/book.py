@@ -77,6 +77,10 @@ class BookSide:
         """Give ``shares`` back to a live resting order, in place (a failed fill)."""
         self.levels[order.price].size += shares
 
+    def shrink(self, order: Order, shares: int) -> None:
+        """Take ``shares`` off a live resting order's level, in place (a reduce)."""
+        self.levels[order.price].size -= shares
+
     def _drop(self, price: int) -> None:
         del self.levels[price]
         keys = self.keys

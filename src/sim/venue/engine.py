@@ -5,7 +5,8 @@ All state lives here (markets, books, orders, trades, the ledger, the settlement
 engine never reads the time itself: every mutating call receives ``now``.
 
 Validation runs in this order and the first failure is the answer (exact texts in
-:mod:`src.sim.venue.errors`): duplicate id → unknown token → market not accepting orders →
+:mod:`src.sim.venue.errors`): duplicate id → post-only mode (only post-only orders
+enter while the engine runs post-only) → unknown token → market not accepting orders →
 post-only on FOK/FAK → tick → FOK/FAK amount precision → lot size (0.01 share) → minimum
 size → GTD expiration (must be > now + 60 s) → balance → post-only crossing → marketable BUY
 under $1 → FOK not fully fillable / FAK with nothing to match.
@@ -95,6 +96,9 @@ class MatchingEngine:
             raise ValueError(f"confirm_delay must be ≥ 0: {confirm_delay}")
         self.failure_probability = failure_probability
         self.confirm_delay = confirm_delay
+        self.post_only_mode = False
+        # address → callback(order_id, remaining) on every change of its placed orders
+        self.order_watchers: dict[str, Callable[[str, int], None]] = {}
         self.ledger = Ledger()
         self.events = EventLog(record_events, max_events)
         self.markets: dict[str, MarketState] = {}
@@ -175,6 +179,10 @@ class MatchingEngine:
         elif order_id in self.orders:
             return _reject(
                 order_id, errors.RejectCode.DUPLICATED, errors.duplicated_error(order_id)
+            )
+        if self.post_only_mode and not req.post_only:
+            return _reject(
+                order_id, errors.RejectCode.POST_ONLY_MODE, errors.POST_ONLY_MODE
             )
         token = self.tokens.get(req.token_id)
         if token is None:
@@ -473,6 +481,22 @@ class MatchingEngine:
         del self.live_by_account[order.account][order.order_id]
         self._order_changed(order, now, EventKind.ORDER_CANCELED)
 
+    def reduce_order(self, order: Order, remaining: int, now: float) -> None:
+        """Shrink a live order's open size to ``remaining`` (0 < remaining < current) in
+        place: it keeps its queue position, the freed part of its reservation is released.
+        Not a venue API: the market model uses it to keep its mirrored quotes equal."""
+        cut = order.remaining - remaining
+        is_buy = order.side is _BUY
+        self.tokens[order.token_id].book.side_for(is_buy).shrink(order, cut)
+        account = self.ledger.accounts[order.account]
+        if is_buy:
+            self.ledger.release_collateral(account, cut * order.price // MICRO)
+        else:
+            self.ledger.release_tokens(account, order.token_id, cut)
+        order.remaining = remaining
+        order.updated_at = now
+        self._order_changed(order, now, EventKind.ORDER_UPDATED)
+
     def cancel_ids(
         self, address: str, order_ids: Iterable[str], now: float
     ) -> tuple[list[str], dict[str, str]]:
@@ -584,6 +608,9 @@ class MatchingEngine:
     ) -> None:
         if not order.is_live:
             self._forget_if_anonymous(order)
+        watcher = self.order_watchers.get(order.account)
+        if watcher is not None:
+            watcher(order.order_id, order.remaining)
         if self.events.active:
             self.events.emit(
                 VenueEvent(

@@ -33,6 +33,7 @@ class RejectCode(StrEnum):
     POST_ONLY_CROSSES = "INVALID_POST_ONLY_ORDER"
     FOK_NOT_FILLED = "FOK_ORDER_NOT_FILLED_ERROR"
     FAK_NOT_FILLED = "FAK_ORDER_NOT_FILLED_ERROR"
+    POST_ONLY_MODE = "MATCHING_ENGINE_POST_ONLY_MODE"
 
 
 MARKET_NOT_READY = "the market is not yet ready to process new orders"
@@ -41,6 +42,8 @@ NOT_ENOUGH_BALANCE = "not enough balance / allowance"
 INVALID_EXPIRATION = "invalid expiration"
 POST_ONLY_TYPE = "invalid post-only order: only GTC and GTD order types are allowed"
 POST_ONLY_CROSSES = "invalid post-only order: order crosses book"
+POST_ONLY_MODE = "post-only mode: only post-only orders and cancels are allowed"
+"""The matching engine's answer while it runs post-only (after a restart, ~2 minutes)."""
 FOK_NOT_FILLED = "order couldn't be fully filled. FOK orders are fully filled or killed."
 FAK_NOT_FILLED = (
     "no orders found to match with FAK order. "

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from src.sim.venue import errors
-from src.sim.venue.amounts import tick_micro
+from src.sim.venue.amounts import LOT, tick_micro
 from src.sim.venue.engine import MatchingEngine, settle_filter
 from src.sim.venue.events import EventKind, EventListener, VenueEvent
 from src.sim.venue.ledger import FEE_COLLECTOR, Account
@@ -109,6 +109,33 @@ class SimVenue:
         engine.expire_due(now)
         engine.close_due(now)
         return now
+
+    # -- engine modes ----------------------------------------------------------------------
+
+    @property
+    def post_only_mode(self) -> bool:
+        """True while the engine accepts only post-only orders (and cancels)."""
+        with self._lock:
+            return self._engine.post_only_mode
+
+    def set_post_only_mode(self, enabled: bool) -> None:
+        """Run the engine post-only (as the venue does for ~2 minutes after a restart):
+        every order without ``post_only`` is refused with the venue's text; cancels work."""
+        with self._lock:
+            self._engine.post_only_mode = bool(enabled)
+
+    @property
+    def failure_probability(self) -> float:
+        """Chance that a new MATCHED trade ends FAILED."""
+        with self._lock:
+            return self._engine.failure_probability
+
+    def set_failure_probability(self, probability: float) -> None:
+        """Change the chance that trades matched from now on end FAILED (in [0, 1])."""
+        if not 0.0 <= probability <= 1.0:
+            raise ValueError(f"failure_probability must lie in [0, 1]: {probability}")
+        with self._lock:
+            self._engine.failure_probability = probability
 
     # -- markets ---------------------------------------------------------------------------
 
@@ -212,6 +239,18 @@ class SimVenue:
         """An auto-funded account without history: the market model's makers and takers."""
         self.open_account(address, auto_fund=True, keep_history=False)
 
+    def accounts(self) -> list[str]:
+        """Addresses whose history is kept (traders, the fee collector), sorted; the
+        market model's liquidity accounts are left out."""
+        with self._lock:
+            engine = self._engine
+            return sorted(engine.history_accounts | {FEE_COLLECTOR})
+
+    def has_account(self, address: str) -> bool:
+        """True when ``address`` has an account (of any kind)."""
+        with self._lock:
+            return address in self._engine.ledger.accounts
+
     def _account(self, address: str) -> Account:
         return self._engine.ledger.get(address)
 
@@ -311,6 +350,56 @@ class SimVenue:
             self._account(address)
             canceled, refused = self._engine.cancel_ids(address, order_ids, self._now())
             return CancelResult(tuple(canceled), refused)
+
+    def reduce_orders(self, address: str, sizes: Iterable[tuple[str, int]]) -> list[str]:
+        """Shrink live orders of ``address`` in place: ``(order_id, remaining)`` pairs, each
+        ``remaining`` a whole number of lots strictly between 0 and the order's open size.
+
+        Simulator-only (the real venue has no such call): the market model keeps its
+        mirrored Up/Down quotes equal after a fill on one of them, as the venue's single
+        cross-book order would be, without losing the queue place a cancel-and-replace
+        would. Each reduced order keeps its place and emits ``ORDER_UPDATED``. Returns the
+        ids reduced; unknown, finished or foreign ids and invalid sizes are skipped.
+        """
+        with self._lock:
+            return self._reduce(address, sizes, self._now())
+
+    def _reduce(
+        self, address: str, sizes: Iterable[tuple[str, int]], now: float
+    ) -> list[str]:
+        engine = self._engine
+        live = engine.live_by_account.get(address, {})
+        done: list[str] = []
+        for order_id, remaining in sizes:
+            order = live.get(order_id)
+            if order is None or not 0 < remaining < order.remaining or remaining % LOT:
+                continue
+            engine.reduce_order(order, remaining, now)
+            done.append(order_id)
+        return done
+
+    def amend_orders(
+        self,
+        address: str,
+        cancels: Sequence[str] = (),
+        reductions: Sequence[tuple[str, int]] = (),
+        requests: Sequence[OrderRequest] = (),
+    ) -> list[PlaceResult]:
+        """A market maker's requote in one call, at one instant: cancel ``cancels``
+        (unknown or finished ids are skipped), shrink ``reductions`` in place (as
+        :meth:`reduce_orders`), then place ``requests``, each validated and processed
+        exactly as :meth:`place` does. Simulator-only (the order-entry API's 15-order batch
+        limit does not apply); returns the placements' results, in order.
+        """
+        with self._lock:
+            account = self._account(address)
+            now = self._now()
+            engine = self._engine
+            if cancels:
+                engine.cancel_ids(address, cancels, now)
+            if reductions:
+                self._reduce(address, reductions, now)
+            return [engine.place(account, request, now) for request in requests]
 
     def cancel_all(self, address: str) -> CancelResult:
         """Cancel every live order of ``address``."""
@@ -486,6 +575,25 @@ class SimVenue:
         never call back into the venue); returns an unsubscribe function."""
         with self._lock:
             return self._engine.events.subscribe(listener)
+
+    def watch_orders(
+        self, address: str, watcher: Callable[[str, int], None]
+    ) -> Callable[[], None]:
+        """Call ``watcher(order_id, remaining)`` after every change of one of ``address``'s
+        placed orders — a fill, a failed fill given back, a reduction, a cancellation —
+        whether or not events are recorded (the market model follows its quotes this way
+        without making the venue build an event per order). Runs under the venue's lock:
+        keep it quick, never call back into the venue. One watcher per address; returns a
+        function that removes it."""
+        with self._lock:
+            self._engine.order_watchers[address] = watcher
+
+        def unwatch() -> None:
+            with self._lock:
+                if self._engine.order_watchers.get(address) is watcher:
+                    del self._engine.order_watchers[address]
+
+        return unwatch
 
     def events_since(self, seq: int = 0) -> list[VenueEvent]:
         """Recorded events with a sequence number above ``seq``."""

@@ -9,7 +9,9 @@ DOC = Path(__file__).resolve().parents[3] / "docs" / "RISK_PROFILES.md"
 
 def test_profiles_table_matches_the_code() -> None:
     text = DOC.read_text()
-    table = text.split("<!-- profiles-table:start -->")[1].split("<!-- profiles-table:end -->")[0]
+    table = text.split("<!-- profiles-table:start -->")[1].split(
+        "<!-- profiles-table:end -->"
+    )[0]
     rows = [line.strip("|").split("|") for line in table.strip().splitlines()]
     header = [cell.strip() for cell in rows[0]]
     assert header[1:] == list(PROFILES)

@@ -1,0 +1,150 @@
+"""Which world the emulator runs: the market model (``src.sim.market_model``: simulated
+makers and takers) by default, or the minimal calendar adapter (markets listed and
+resolved, books left to whoever quotes)."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from src.sim.calendar import MarketCalendar
+from src.sim.emulator.config import EmulatorConfig
+from src.sim.emulator.world import CalendarMarketSource, ListedMarket, MarketSource
+from src.sim.feeds.base import PriceFeed
+from src.sim.venue import SimVenue
+from src.utils.clock import Clock, SimClock
+
+if TYPE_CHECKING:
+    from src.sim.market_model import SimExchange
+
+MODEL_RESOLUTION_S = 1.0
+"""The market model ticks at least once per simulated second, whatever the jump."""
+
+
+class ModelMarketSource:
+    """The market model behind the :class:`MarketSource` protocol.
+
+    The driver lists, quotes, trades, closes and resolves the markets; this adapter keeps
+    the emulator's index of what was listed (by condition, token and slug) and reads the
+    strike and final price from the driver's market states.
+    """
+
+    def __init__(self, exchange: SimExchange) -> None:
+        self._exchange = exchange
+        self._lock = threading.Lock()
+        self._markets: dict[str, ListedMarket] = {}
+        self._by_token: dict[str, ListedMarket] = {}
+        self._by_slug: dict[str, ListedMarket] = {}
+        self._resolved_seen = 0
+
+    @property
+    def exchange(self) -> SimExchange:
+        """The market model's driver."""
+        return self._exchange
+
+    @property
+    def venue(self) -> SimVenue:
+        """The venue."""
+        return self._exchange.venue
+
+    @property
+    def feed(self) -> PriceFeed:
+        """The feed."""
+        return self._exchange.feed
+
+    @property
+    def clock(self) -> Clock:
+        """The clock."""
+        return self._exchange.clock
+
+    def markets(self) -> list[ListedMarket]:
+        """Every market listed so far, in listing order."""
+        with self._lock:
+            return list(self._markets.values())
+
+    def by_condition(self, condition_id: str) -> ListedMarket | None:
+        """A listed market by condition id."""
+        return self._markets.get(condition_id)
+
+    def by_token(self, token_id: str) -> ListedMarket | None:
+        """A listed market by token id."""
+        return self._by_token.get(token_id)
+
+    def by_slug(self, slug: str) -> ListedMarket | None:
+        """A listed market by slug."""
+        return self._by_slug.get(slug)
+
+    def reference_prices(
+        self, market: ListedMarket, now: float
+    ) -> tuple[float | None, float | None]:
+        """The driver's strike (from the window's start) and end price (once ended)."""
+        state = self._exchange.market(market.condition_id)
+        if state is None:
+            return None, None
+        return state.strike, state.end_price
+
+    def advance_to(self, t: float) -> None:
+        """Run the model to ``t``, then index what it listed.
+
+        A manual clock is moved by the driver itself, a tick per simulated second (so a
+        jump of a minute still sees the takers trade through it); a running clock is
+        already at ``t``, and the driver ticks once there.
+        """
+        exchange = self._exchange
+        last = exchange.time
+        if last is None or t > last:
+            if is_manual(exchange.clock):
+                exchange.run_until(t, MODEL_RESOLUTION_S)
+            else:
+                exchange.advance_to(t)
+        states = exchange.markets()
+        resolved = exchange.resolved_markets()
+        if len(resolved) != self._resolved_seen:
+            # A jump may list and resolve a market between two of our looks.
+            states = [*resolved[self._resolved_seen :], *states]
+            self._resolved_seen = len(resolved)
+        for state in states:
+            if state.condition_id not in self._markets:
+                self._index(
+                    ListedMarket.from_calendar(state.market, fee_rate=state.fee_rate)
+                )
+
+    def _index(self, market: ListedMarket) -> None:
+        with self._lock:
+            self._markets[market.condition_id] = market
+        self._by_slug[market.slug] = market
+        for token in market.token_ids:
+            self._by_token[token] = market
+
+
+def is_manual(clock: Clock) -> bool:
+    """True for a :class:`SimClock` that moves only when told to."""
+    return isinstance(clock, SimClock) and clock.speed is None
+
+
+def calendar_source(
+    venue: SimVenue, feed: PriceFeed, calendar: MarketCalendar, config: EmulatorConfig
+) -> MarketSource:
+    """The minimal world: listings and resolution only, no simulated market makers."""
+    return CalendarMarketSource(venue, feed, calendar)
+
+
+def model_source(
+    venue: SimVenue, feed: PriceFeed, calendar: MarketCalendar, config: EmulatorConfig
+) -> MarketSource:
+    """The market model: makers quoting both books, takers trading through them."""
+    from src.sim.market_model import SimExchange
+
+    exchange = SimExchange(venue.clock, feed, calendar, venue, seed=config.seed)
+    return ModelMarketSource(exchange)
+
+
+def default_market_source(
+    venue: SimVenue, feed: PriceFeed, calendar: MarketCalendar, config: EmulatorConfig
+) -> MarketSource:
+    """The world ``polyflup emulator`` runs: the market model when it is installed."""
+    try:
+        import src.sim.market_model  # noqa: F401
+    except ImportError:
+        return calendar_source(venue, feed, calendar, config)
+    return model_source(venue, feed, calendar, config)
