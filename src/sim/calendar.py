@@ -93,9 +93,31 @@ def _digest(*parts: object) -> bytes:
     return hashlib.sha256("|".join(str(p) for p in parts).encode()).digest()
 
 
-def _token_id(seed: int, slug: str, outcome: str) -> str:
-    # Real token ids are uint256 in decimal; ours have the same shape.
-    return str(int.from_bytes(_digest("token", seed, slug, outcome), "big"))
+@dataclass(frozen=True, slots=True)
+class MarketIds:
+    """A simulated market's identifiers, shaped like the venue's."""
+
+    condition_id: str
+    question_id: str
+    up_token_id: str
+    down_token_id: str
+
+
+def market_ids(slug: str, seed: int = 0) -> MarketIds:
+    """The one rule for simulated ids: a pure function of the slug and the seed.
+
+    Condition and question ids are ``0x`` + 64 hex; token ids are uint256 in decimal.
+    """
+
+    def token(outcome: str) -> str:
+        return str(int.from_bytes(_digest("token", seed, slug, outcome), "big"))
+
+    return MarketIds(
+        condition_id="0x" + _digest("condition", seed, slug).hex(),
+        question_id="0x" + _digest("question", seed, slug).hex(),
+        up_token_id=token("Up"),
+        down_token_id=token("Down"),
+    )
 
 
 class MarketCalendar:
@@ -122,13 +144,13 @@ class MarketCalendar:
         cached = self._cache.get(window)
         if cached is not None:
             return cached
-        slug = window.slug
+        ids = market_ids(window.slug, self.seed)
         market = SimMarket(
             window=window,
-            condition_id="0x" + _digest("condition", self.seed, slug).hex(),
-            question_id="0x" + _digest("question", self.seed, slug).hex(),
-            up_token_id=_token_id(self.seed, slug, "Up"),
-            down_token_id=_token_id(self.seed, slug, "Down"),
+            condition_id=ids.condition_id,
+            question_id=ids.question_id,
+            up_token_id=ids.up_token_id,
+            down_token_id=ids.down_token_id,
             listed_at=window.start - self.list_ahead_s,
             resolves_at=window.end + self.resolve_delay_s,
         )

@@ -8,12 +8,12 @@ per-token tick, resolution) lives in :class:`MarketState` inside the venue.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 
 from src.data.market_data.windows import WindowRef, normalize_coin
+from src.sim.calendar import market_ids
 from src.sim.venue.amounts import exact_micro, tick_micro
 from src.sim.venue.book import OrderBook
 from src.sim.venue.fees import fee_rate_micro
@@ -52,10 +52,6 @@ def window_question(window: WindowRef) -> str:
     )
 
 
-def _digest(text: str) -> bytes:
-    return hashlib.sha256(text.encode()).digest()
-
-
 @dataclass(slots=True, frozen=True)
 class VenueMarket:
     """A binary Up/Down market as registered at the venue.
@@ -92,19 +88,19 @@ class VenueMarket:
     ) -> VenueMarket:
         """The market of one 15-minute window, with ids derived from its slug.
 
-        Ids are stable hashes of the slug (``0x`` + 64 hex for the condition, large decimal
-        integers for the tokens, as on the venue), so the same window always gets the same
-        ids. ``listing_lead`` seconds before the start it begins accepting orders (None:
-        from registration).
+        Ids follow :func:`src.sim.calendar.market_ids` (seed 0), the one rule for simulated
+        ids, so the same window always gets the same ids. ``listing_lead`` seconds before
+        the start it begins accepting orders (None: from registration).
         """
         slug = window.slug
+        ids = market_ids(slug)
         accepting_from = None if listing_lead is None else window.start - listing_lead
         return cls(
-            condition_id="0x" + _digest(f"condition:{slug}").hex(),
+            condition_id=ids.condition_id,
             slug=slug,
             question=window_question(window),
-            up_token_id=str(int.from_bytes(_digest(f"token:{slug}:Up"), "big")),
-            down_token_id=str(int.from_bytes(_digest(f"token:{slug}:Down"), "big")),
+            up_token_id=ids.up_token_id,
+            down_token_id=ids.down_token_id,
             end_time=float(window.end),
             tick_size=tick_size,
             min_order_size=min_order_size,
