@@ -1,6 +1,6 @@
 """A seeded generator of realistic 1-minute klines for BTC, ETH, SOL and XRP.
 
-Model, per coin and minute ``t`` (details and calibration in ``docs/SIMULATOR_FEEDS.md``):
+Model, per coin and minute ``t`` (details and calibration in ``docs/SIMULATOR.md`` ("Price feeds")):
 
 * shocks ``z_t``: standardised multivariate Student-t — a market factor and a coin's own
   normal mixed with weight ``correlation``, scaled by one chi-square draw per minute shared

@@ -1,7 +1,7 @@
 """The sub-minute price path: a seeded Brownian bridge through each candle's OHLC.
 
 A minute of ``n = 60 / resolution_s`` samples is built as follows (see
-``docs/SIMULATOR_FEEDS.md``):
+``docs/SIMULATOR.md`` ("Price feeds")):
 
 * pins: sample 0 is the open, sample ``n - 1`` the close (the last trade of the minute);
   the high and the low are pinned at two distinct interior samples, unless the open or

@@ -12,7 +12,7 @@ outlier: over the 80, that statistic has mean 0.003 and standard deviation 0.017
 The coins' returns move together as the real files of one period do (LINK, AVAX and LTC in
 February 2026: 1-minute return correlations 0.89 to 0.92).
 
-Print the comparison table of docs/SIMULATOR_FEEDS.md with
+Print the comparison table of docs/SIMULATOR.md, "Price feeds" with
 ``.venv/bin/python -m tests.unit.sim.test_generator_stats``.
 """
 
