@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 from tenacity import (
@@ -369,6 +369,50 @@ def parse_midpoints(payload: Any) -> dict[str, Decimal]:
 
 
 # --- fetching ---------------------------------------------------------------------------
+
+
+class BookReader(Protocol):
+    """The read calls of ``py_clob_client_v2.ClobClient`` used here (one batched request
+    each, never one per token)."""
+
+    def get_midpoints(self, params: list[Any]) -> Any:
+        """``POST /midpoints``."""
+        ...
+
+    def get_order_books(self, params: list[Any]) -> Any:
+        """``POST /books``."""
+        ...
+
+
+def _book_params(token_ids: Iterable[str]) -> list[Any]:
+    from py_clob_client_v2.clob_types import BookParams
+
+    return [BookParams(token_id=t) for t in dict.fromkeys(token_ids)]
+
+
+def fetch_midpoints(client: BookReader, token_ids: Iterable[str]) -> dict[str, Decimal]:
+    """Midpoints of many tokens in one request; malformed entries are dropped (logged)."""
+    params = _book_params(token_ids)
+    return parse_midpoints(client.get_midpoints(params)) if params else {}
+
+
+def fetch_books(client: BookReader, token_ids: Iterable[str]) -> dict[str, OrderBook]:
+    """Books of many tokens in one request; a malformed book is dropped (logged)."""
+    params = _book_params(token_ids)
+    if not params:
+        return {}
+    payload = client.get_order_books(params)
+    if not isinstance(payload, list):
+        raise MarketDataError("books payload is not a list")
+    books: dict[str, OrderBook] = {}
+    for raw in payload:
+        try:
+            book = parse_book(raw)
+        except MarketDataError as exc:
+            log_warning(f"⚠️ Ignoring book: {exc}")
+            continue
+        books[book.token_id] = book
+    return books
 
 
 class TransientHTTPError(RuntimeError):
