@@ -6,7 +6,7 @@
     from src.sim.emulator import Emulator, EmulatorConfig
 
     handle = Emulator(EmulatorConfig(port=0, speed=None)).start()
-    print(handle.base_url, handle.env_lines())
+    url, env = handle.base_url, handle.env_lines()  # point the bot here
     handle.stop()
 
 The server is imported lazily, so the pure modules stay cheap to import.
