@@ -12,6 +12,7 @@ from src.cli.db_cmd import migrate, positions, trades
 from src.cli.emulator_cmd import emulator
 from src.cli.run_cmd import run
 from src.cli.stats_cmd import stats
+from src.cli.venue_cmd import cancel_all_cmd, doctor_cmd, reconcile_cmd
 from src.config.settings import DEFAULT_ENV_FILE
 
 
@@ -45,6 +46,9 @@ cli.add_command(positions)
 cli.add_command(trades)
 cli.add_command(stats)
 cli.add_command(emulator)
+cli.add_command(reconcile_cmd)
+cli.add_command(cancel_all_cmd)
+cli.add_command(doctor_cmd)
 
 
 def main() -> None:

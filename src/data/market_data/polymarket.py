@@ -102,6 +102,14 @@ class MarketInfo:
         """The token id that pays if ``outcome`` happens."""
         return self.up_token_id if outcome is Outcome.UP else self.down_token_id
 
+    def outcome_of(self, token_id: str) -> Outcome | None:
+        """Which outcome ``token_id`` pays on, or None if it is not this market's."""
+        if token_id == self.up_token_id:
+            return Outcome.UP
+        if token_id == self.down_token_id:
+            return Outcome.DOWN
+        return None
+
 
 @dataclass(frozen=True, slots=True)
 class BookLevel:
@@ -464,6 +472,18 @@ class GammaClient:
         """The market for ``slug``, or None when Gamma does not list it (yet)."""
         payload = self._get(f"/markets/slug/{slug}")
         return None if payload is None else parse_gamma_market(payload)
+
+    def market_by_token(self, token_id: str) -> MarketInfo | None:
+        """The market one of whose outcome tokens is ``token_id`` (open or closed), or None
+        when Gamma does not know it. Gamma lists open markets only unless ``closed`` is
+        given, so both are asked for."""
+        for closed in ("false", "true"):
+            payload = self._get(f"/markets?clob_token_ids={token_id}&closed={closed}")
+            if isinstance(payload, list) and payload:
+                return parse_gamma_market(payload[0])
+            if payload is not None and not isinstance(payload, list):
+                raise MarketDataError("Gamma /markets did not answer a list")
+        return None
 
 
 class MarketDirectory:

@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from src.data.market_data.polymarket import BookLevel, OrderBook
 from src.sim.venue import types as sim
 from src.sim.venue.venue import SimVenue
-from src.trading.ledger.accounting import FeeAsset, Side
+from src.trading.ledger.accounting import Side
 from src.trading.ledger.events import FillEvent, FillStatus
+from src.trading.venue.mapping import MakerLeg, market_amount_micro, trade_fills
 from src.trading.venue.port import (
     CancelReply,
     OrderSpec,
@@ -19,9 +20,7 @@ from src.trading.venue.port import (
     PreparedOrder,
     VenueOrder,
 )
-from src.utils.money import MICRO, from_micro
-
-_CENT = 10_000  # market BUY amounts carry at most 2 decimals
+from src.utils.money import from_micro
 
 
 def order_id_for(client_order_id: str) -> str:
@@ -34,15 +33,10 @@ def _request(order: PreparedOrder) -> sim.OrderRequest:
     side = sim.Side(str(spec.side))
     price = from_micro(spec.price_micro)
     if spec.order_type in (OrderType.FOK, OrderType.FAK):
-        if spec.side is Side.BUY:
-            amount = spec.size_micro * spec.price_micro // MICRO
-            amount -= amount % _CENT
-        else:
-            amount = spec.size_micro - spec.size_micro % _CENT
         request = sim.OrderRequest.market(
             spec.token_id,
             side,
-            from_micro(amount),
+            from_micro(market_amount_micro(spec)),
             price,
             sim.OrderType(str(spec.order_type)),
             order_id=order.venue_order_id,
@@ -114,46 +108,27 @@ class InProcessVenue:
         """Our side(s) of one venue trade as fill events (taker and/or maker legs)."""
         if trade is None:
             return []
-        status = _fill_status(trade.status)
-        at_ms = int(trade.last_update * 1000)
-        fills = []
-        if trade.taker_account == self._address:
-            fills.append(
-                FillEvent(
-                    venue_trade_id=trade.trade_id,
-                    venue_order_id=trade.taker_order_id,
-                    status=status,
-                    side=Side(str(trade.side)),
-                    role="taker",
-                    price_micro=trade.price,
-                    size_micro=trade.size,
-                    fee_micro=trade.fee,
-                    fee_asset=FeeAsset.SHARES
-                    if trade.fee_asset is sim.FeeAsset.SHARES
-                    else FeeAsset.COLLATERAL,
-                    at_ms=at_ms,
-                    notional_micro=trade.notional,
+        return trade_fills(
+            account=self._address,
+            trade_id=trade.trade_id,
+            taker_order_id=trade.taker_order_id,
+            taker_account=trade.taker_account,
+            side=Side(str(trade.side)),
+            status=_fill_status(trade.status),
+            fee_micro=trade.fee,
+            at_ms=int(trade.last_update * 1000),
+            legs=tuple(
+                MakerLeg(
+                    leg.order_id,
+                    leg.account,
+                    Side(str(leg.side)),
+                    leg.price,
+                    leg.size,
+                    leg.notional,
                 )
-            )
-        for leg in trade.maker_fills:
-            if leg.account != self._address:
-                continue
-            fills.append(
-                FillEvent(
-                    venue_trade_id=f"{trade.trade_id}/{leg.order_id}",
-                    venue_order_id=leg.order_id,
-                    status=status,
-                    side=Side(str(leg.side)),
-                    role="maker",
-                    price_micro=leg.price,
-                    size_micro=leg.size,
-                    fee_micro=0,
-                    fee_asset=FeeAsset.COLLATERAL,
-                    at_ms=at_ms,
-                    notional_micro=leg.notional,
-                )
-            )
-        return fills
+                for leg in trade.maker_fills
+            ),
+        )
 
     def cancel(self, venue_order_ids: Sequence[str]) -> CancelReply:
         """Cancel these orders."""

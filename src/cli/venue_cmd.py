@@ -1,0 +1,351 @@
+"""Venue commands: ``reconcile``, ``cancel-all`` and ``doctor``.
+
+All three talk to the CLOB named by ``POLYMARKET_CLOB_URL`` with the configured key — the
+real venue, or ``polyflup emulator`` when the URLs point at it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+import requests
+from py_clob_client_v2 import ApiCreds
+from rich.table import Table
+
+from src.cli.common import (
+    EXIT_FAILURE,
+    build_settings,
+    console,
+    db_option,
+    emit_json,
+    err_console,
+    handle_errors,
+    setup_logging,
+)
+from src.config.errors import ConfigError
+from src.config.settings import Settings, load_settings, secret_values
+from src.data.db_connection import configure_database, db_connection
+from src.data.market_data.polymarket import GammaClient, MarketInfo
+from src.data.migrations import code_version, current_version
+from src.trading.position_manager.reconcile_runner import (
+    ReconcileError,
+    TokenInfo,
+    compute_plan,
+    reconcile,
+)
+from src.trading.position_manager.reconciliation import ReconcilePlan, describe
+from src.trading.venue.clob import ClobVenue
+from src.trading.venue.port import VenueUnavailableError
+from src.utils.clock import SystemClock
+from src.utils.redaction import REDACTOR, redact
+
+MAX_CLOCK_DRIFT_S = 5
+
+
+def venue_from_settings(settings: Settings) -> ClobVenue:
+    """The CLOB venue for the configured key (L2 credentials derived when not set)."""
+    if not settings.private_key:
+        raise click.UsageError(
+            "POLYMARKET_PRIVATE_KEY is not set: the venue commands need the account's key "
+            "(for the emulator any generated key works)"
+        )
+    creds = (
+        ApiCreds(settings.api_key, settings.api_secret, settings.api_passphrase)
+        if settings.api_key
+        else None
+    )
+    return ClobVenue.connect(
+        settings.polymarket_clob_url,
+        private_key=settings.private_key,
+        chain_id=settings.chain_id,
+        data_url=settings.polymarket_data_url,
+        signature_type=settings.signature_type,
+        funder=settings.funder_address or None,
+        creds=creds,
+    )
+
+
+def gamma_token_info(gamma: GammaClient) -> Callable[[str], TokenInfo | None]:
+    """What reconciliation needs about a token it must adopt, from Gamma; the market's
+    window is recorded in ``windows`` so the adopted row points at its real window."""
+
+    def info(token_id: str) -> TokenInfo | None:
+        market = gamma.market_by_token(token_id)
+        outcome = None if market is None else market.outcome_of(token_id)
+        if market is None or outcome is None:
+            return None
+        return TokenInfo(market.coin, str(outcome), _window_id(market))
+
+    return info
+
+
+def _window_id(market: MarketInfo) -> int:
+    with db_connection() as cur:
+        cur.execute(
+            "INSERT OR IGNORE INTO windows (symbol, slug, condition_id, up_token_id, "
+            "down_token_id, start_ms, end_ms, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                market.coin,
+                market.slug,
+                market.condition_id,
+                market.up_token_id,
+                market.down_token_id,
+                market.start * 1000,
+                market.end * 1000,
+                int(time.time() * 1000),
+            ),
+        )
+        row = cur.execute(
+            "SELECT id FROM windows WHERE slug = ?", (market.slug,)
+        ).fetchone()
+    return int(row[0])
+
+
+def plan_json(plan: ReconcilePlan) -> dict[str, Any]:
+    """The plan as JSON: every action with its kind and fields, and the unresolved ids."""
+    actions = []
+    for action in plan.actions:
+        fields = asdict(action)
+        actions.append({**fields, "description": describe(action)})
+    return {"actions": actions, "unresolved": list(plan.unresolved)}
+
+
+def _open_db(ctx: click.Context, settings: Settings) -> None:
+    path = settings.db_path
+    if not path.exists():
+        err_console().print(f"❌ No database at {path}: run `polyflup migrate` first.")
+        ctx.exit(EXIT_FAILURE)
+    configure_database(path)
+    with db_connection(readonly=True) as cur:
+        if current_version(cur.connection) < code_version():
+            err_console().print(f"❌ Database {path} is behind: run `polyflup migrate`.")
+            ctx.exit(EXIT_FAILURE)
+
+
+@click.command("reconcile")
+@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@db_option
+@click.pass_context
+@handle_errors
+def reconcile_cmd(
+    ctx: click.Context, dry_run: bool, as_json: bool, db_path: Path | None
+) -> None:
+    """Compare the database with the venue and bring it to the venue's state.
+
+    An empty plan means the ledger agrees with the venue. Exit 1 when the venue's state
+    cannot be proven (the bot would refuse to trade).
+    """
+    settings = build_settings(ctx, db_path=db_path)
+    setup_logging(settings, to_files=not dry_run)
+    _open_db(ctx, settings)
+    venue = venue_from_settings(settings)
+    try:
+        plan = compute_plan(venue)
+    except VenueUnavailableError as exc:
+        err_console().print(f"❌ The venue did not answer: {redact(str(exc))}")
+        ctx.exit(EXIT_FAILURE)
+    if as_json and dry_run:
+        emit_json(plan_json(plan))
+        ctx.exit(EXIT_FAILURE if plan.unresolved else 0)
+    if not as_json:
+        _print_plan(plan)
+    if dry_run:
+        ctx.exit(EXIT_FAILURE if plan.unresolved else 0)
+    mode = "live" if "polymarket.com" in settings.polymarket_clob_url else "sim"
+    try:
+        done = reconcile(
+            venue,
+            SystemClock(),
+            mode,
+            gamma_token_info(GammaClient(settings.polymarket_gamma_url)),
+        )
+    except ReconcileError as exc:
+        if as_json:
+            emit_json({"applied": [], "error": redact(str(exc))})
+        err_console().print(f"❌ Reconciliation failed: {redact(str(exc))}")
+        ctx.exit(EXIT_FAILURE)
+    if as_json:
+        emit_json({"applied": done, "error": None})
+    else:
+        console().print(f"✅ Reconciled: {len(done)} action(s) applied.")
+
+
+def _print_plan(plan: ReconcilePlan) -> None:
+    if plan.empty:
+        console().print("✅ The ledger agrees with the venue: nothing to do.")
+        return
+    table = Table(title="Reconciliation plan")
+    table.add_column("#", justify="right")
+    table.add_column("Action")
+    table.add_column("Details")
+    for number, action in enumerate(plan.actions, 1):
+        table.add_row(str(number), action.kind, describe(action))
+    for order_id in plan.unresolved:
+        table.add_row("?", "unresolved", f"state of {order_id} could not be proven")
+    console().print(table)
+
+
+@click.command("cancel-all")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+@handle_errors
+def cancel_all_cmd(ctx: click.Context, yes: bool) -> None:
+    """Cancel every open order of the account at the venue."""
+    settings = build_settings(ctx)
+    setup_logging(settings)
+    venue = venue_from_settings(settings)
+    if not yes and not click.confirm(
+        f"Cancel ALL open orders of {venue.address} at {settings.polymarket_clob_url}?"
+    ):
+        console().print("Nothing cancelled.")
+        return
+    reply = venue.cancel_all()
+    console().print(f"🧹 Cancelled {len(reply.cancelled)} order(s).")
+    for order_id, reason in reply.not_cancelled.items():
+        console().print(f"⚠️ {order_id} not cancelled: {reason}")
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One preflight check's result."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def _check(name: str, fix: str, run: Callable[[], str]) -> Check:
+    try:
+        return Check(name, True, run())
+    except Exception as exc:  # a check reports, it never aborts the others
+        return Check(name, False, redact(str(exc)) or exc.__class__.__name__, fix)
+
+
+def run_checks(settings: Settings) -> list[Check]:
+    """Every preflight check, in order; later ones are skipped when they cannot work."""
+    checks = [Check("configuration", True, f"profile {settings.profile}")]
+
+    def database() -> str:
+        if not settings.db_path.exists():
+            raise RuntimeError(f"no database at {settings.db_path}")
+        configure_database(settings.db_path)
+        with db_connection(readonly=True) as cur:
+            version = current_version(cur.connection)
+        if version < code_version():
+            raise RuntimeError(f"schema version {version} < {code_version()}")
+        return f"{settings.db_path} (schema version {version})"
+
+    checks.append(_check("database migrated", "run `polyflup migrate`", database))
+
+    def reach(url: str) -> Callable[[], str]:
+        def run() -> str:
+            started = time.perf_counter()
+            answer = requests.get(url, timeout=5)
+            if answer.status_code >= 500:
+                raise RuntimeError(f"HTTP {answer.status_code} from {url}")
+            return f"{url} ({(time.perf_counter() - started) * 1000:.0f} ms)"
+
+        return run
+
+    clob = settings.polymarket_clob_url.rstrip("/")
+    checks.append(
+        _check("CLOB reachable", "check POLYMARKET_CLOB_URL", reach(f"{clob}/ok"))
+    )
+    gamma = settings.polymarket_gamma_url.rstrip("/")
+    checks.append(
+        _check(
+            "Gamma reachable",
+            "check POLYMARKET_GAMMA_URL",
+            reach(f"{gamma}/markets?limit=1"),
+        )
+    )
+    binance = settings.binance_api_url.rstrip("/")
+    checks.append(
+        _check("Binance reachable", "check BINANCE_API_URL", reach(f"{binance}/v3/ping"))
+    )
+
+    def drift() -> str:
+        answer = requests.get(f"{clob}/time", timeout=5)
+        answer.raise_for_status()
+        venue_s = int(str(answer.json()))
+        delta = time.time() - venue_s
+        if abs(delta) > MAX_CLOCK_DRIFT_S:
+            raise RuntimeError(f"local clock is {delta:+.0f} s off the venue's")
+        return f"{delta:+.1f} s"
+
+    checks.append(
+        _check(
+            "clock drift vs venue",
+            "sync the system clock (NTP); in sim mode the emulator's clock may differ",
+            drift,
+        )
+    )
+    venue: list[ClobVenue] = []
+
+    def credentials() -> str:
+        venue.append(venue_from_settings(settings))
+        return f"account {venue[0].address}"
+
+    checks.append(
+        _check(
+            "credentials derive",
+            "set POLYMARKET_PRIVATE_KEY (and the API key trio, or none of it)",
+            credentials,
+        )
+    )
+
+    def balance() -> str:
+        if not venue:
+            raise RuntimeError("no credentials")
+        return f"collateral {venue[0].collateral_micro() / 1_000_000:.2f}"
+
+    checks.append(
+        _check(
+            "balance/allowance readable",
+            "fund the wallet and approve the exchanges; then retry",
+            balance,
+        )
+    )
+    return checks
+
+
+@click.command("doctor")
+@click.pass_context
+@handle_errors
+def doctor_cmd(ctx: click.Context) -> None:
+    """Preflight: configuration, database, venue and Binance, clock, credentials, balance."""
+    env_file: Path | None = ctx.obj.get("env_file") if ctx.obj else None
+    try:
+        settings = load_settings(env_file=env_file)
+    except ConfigError as exc:
+        checks = [
+            Check(
+                "configuration",
+                False,
+                "; ".join(redact(str(p)) for p in exc.problems),
+                "fix the values, then `polyflup config validate`",
+            )
+        ]
+    else:
+        REDACTOR.register(*secret_values(settings))
+        checks = run_checks(settings)
+    table = Table(title="polyflup doctor")
+    table.add_column("")
+    table.add_column("Check")
+    table.add_column("Result")
+    table.add_column("What to do")
+    for check in checks:
+        table.add_row("✅" if check.ok else "❌", check.name, check.detail, check.fix)
+    console().print(table)
+    failed = [c for c in checks if not c.ok]
+    if failed:
+        err_console().print(f"❌ {len(failed)} check(s) failed.")
+        ctx.exit(EXIT_FAILURE)
+    console().print("✅ All checks passed.")
