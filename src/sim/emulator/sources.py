@@ -4,12 +4,16 @@ resolved, books left to whoever quotes)."""
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING
 
 from src.sim.calendar import MarketCalendar
 from src.sim.emulator.config import EmulatorConfig
-from src.sim.emulator.world import CalendarMarketSource, ListedMarket, MarketSource
+from src.sim.emulator.world import (
+    CalendarMarketSource,
+    ListedMarket,
+    MarketIndex,
+    MarketSource,
+)
 from src.sim.feeds.base import PriceFeed
 from src.sim.venue import SimVenue
 from src.utils.clock import Clock, SimClock
@@ -31,10 +35,7 @@ class ModelMarketSource:
 
     def __init__(self, exchange: SimExchange) -> None:
         self._exchange = exchange
-        self._lock = threading.Lock()
-        self._markets: dict[str, ListedMarket] = {}
-        self._by_token: dict[str, ListedMarket] = {}
-        self._by_slug: dict[str, ListedMarket] = {}
+        self._index = MarketIndex()
         self._resolved_seen = 0
 
     @property
@@ -59,20 +60,19 @@ class ModelMarketSource:
 
     def markets(self) -> list[ListedMarket]:
         """Every market listed so far, in listing order."""
-        with self._lock:
-            return list(self._markets.values())
+        return self._index.markets()
 
     def by_condition(self, condition_id: str) -> ListedMarket | None:
         """A listed market by condition id."""
-        return self._markets.get(condition_id)
+        return self._index.by_condition(condition_id)
 
     def by_token(self, token_id: str) -> ListedMarket | None:
         """A listed market by token id."""
-        return self._by_token.get(token_id)
+        return self._index.by_token(token_id)
 
     def by_slug(self, slug: str) -> ListedMarket | None:
         """A listed market by slug."""
-        return self._by_slug.get(slug)
+        return self._index.by_slug(slug)
 
     def reference_prices(
         self, market: ListedMarket, now: float
@@ -104,17 +104,10 @@ class ModelMarketSource:
             states = [*resolved[self._resolved_seen :], *states]
             self._resolved_seen = len(resolved)
         for state in states:
-            if state.condition_id not in self._markets:
-                self._index(
+            if state.condition_id not in self._index:
+                self._index.add(
                     ListedMarket.from_calendar(state.market, fee_rate=state.fee_rate)
                 )
-
-    def _index(self, market: ListedMarket) -> None:
-        with self._lock:
-            self._markets[market.condition_id] = market
-        self._by_slug[market.slug] = market
-        for token in market.token_ids:
-            self._by_token[token] = market
 
 
 def is_manual(clock: Clock) -> bool:

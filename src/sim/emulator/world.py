@@ -187,6 +187,47 @@ class LockedFeed:
             return self._inner.price_at(symbol, t)
 
 
+class MarketIndex:
+    """The markets listed so far, by condition id, token id and slug (thread-safe).
+
+    Every market source keeps one; the emulator's routes look markets up through it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._markets: dict[str, ListedMarket] = {}
+        self._by_token: dict[str, ListedMarket] = {}
+        self._by_slug: dict[str, ListedMarket] = {}
+
+    def add(self, market: ListedMarket) -> None:
+        """Index a newly listed market."""
+        with self._lock:
+            self._markets[market.condition_id] = market
+            self._by_slug[market.slug] = market
+            for token in market.token_ids:
+                self._by_token[token] = market
+
+    def __contains__(self, condition_id: object) -> bool:
+        return condition_id in self._markets
+
+    def markets(self) -> list[ListedMarket]:
+        """Every market listed so far, in listing order."""
+        with self._lock:
+            return list(self._markets.values())
+
+    def by_condition(self, condition_id: str) -> ListedMarket | None:
+        """A listed market by condition id."""
+        return self._markets.get(condition_id)
+
+    def by_token(self, token_id: str) -> ListedMarket | None:
+        """A listed market by token id."""
+        return self._by_token.get(token_id)
+
+    def by_slug(self, slug: str) -> ListedMarket | None:
+        """A listed market by slug."""
+        return self._by_slug.get(slug)
+
+
 class CalendarMarketSource:
     """The minimal world: the calendar's markets listed in the venue and resolved from the
     feed (``Up`` iff the price at the end ≥ the price at the start). Nobody quotes.
@@ -207,9 +248,7 @@ class CalendarMarketSource:
         self._calendar = calendar
         self._fee_rate = fee_rate
         self._lock = threading.RLock()
-        self._markets: dict[str, ListedMarket] = {}
-        self._by_token: dict[str, ListedMarket] = {}
-        self._by_slug: dict[str, ListedMarket] = {}
+        self._index = MarketIndex()
         self._unresolved: dict[str, ListedMarket] = {}
         self._symbols = set(feed.symbols)
         self._warned: set[str] = set()
@@ -231,20 +270,19 @@ class CalendarMarketSource:
 
     def markets(self) -> list[ListedMarket]:
         """Every listed market, oldest window first."""
-        with self._lock:
-            return list(self._markets.values())
+        return self._index.markets()
 
     def by_condition(self, condition_id: str) -> ListedMarket | None:
         """A listed market by condition id."""
-        return self._markets.get(condition_id)
+        return self._index.by_condition(condition_id)
 
     def by_token(self, token_id: str) -> ListedMarket | None:
         """A listed market by token id."""
-        return self._by_token.get(token_id)
+        return self._index.by_token(token_id)
 
     def by_slug(self, slug: str) -> ListedMarket | None:
         """A listed market by slug."""
-        return self._by_slug.get(slug)
+        return self._index.by_slug(slug)
 
     def reference_prices(
         self, market: ListedMarket, now: float
@@ -270,7 +308,7 @@ class CalendarMarketSource:
             clock.set(t)
         with self._lock:
             for market in self._calendar.live_markets(t):
-                if market.condition_id not in self._markets:
+                if market.condition_id not in self._index:
                     self._list(ListedMarket.from_calendar(market, fee_rate=self._fee_rate))
             for condition_id, market in list(self._unresolved.items()):
                 if market.resolves_at <= t:
@@ -282,10 +320,7 @@ class CalendarMarketSource:
         if market.symbol not in self._symbols:
             return
         self._venue.register_market(market.venue_market())
-        self._markets[market.condition_id] = market
-        self._by_slug[market.slug] = market
-        for token in market.token_ids:
-            self._by_token[token] = market
+        self._index.add(market)
         self._unresolved[market.condition_id] = market
 
     def _resolve(self, market: ListedMarket) -> None:
