@@ -43,6 +43,7 @@ from py_clob_client_v2 import (
     AssetType,
     BalanceAllowanceParams,
     ClobClient,
+    DropNotificationParams,
     MarketOrderArgs,
     OrderArgs,
     PartialCreateOrderOptions,
@@ -511,6 +512,28 @@ class ClobVenue:
             lambda: self.client.get_trades(TradeParams(id=trade_id), only_first_page=True),
         )
         return [f for row in rows for f in fills_from_trade(row, self.address)]
+
+    def fills_of_trade(self, trade_id: str) -> list[FillEvent]:
+        """Our fills of one trade (``/data/trades?id=…``), for a targeted resync."""
+        try:
+            return self._fills_of_trade(trade_id)
+        except ClobVenueError as exc:
+            raise VenueUnavailableError(str(exc)) from exc
+
+    def notifications(self) -> list[Mapping[str, Any]]:
+        """``GET /notifications`` (L2): the account's pending notices, as sent."""
+        rows = self._read("notifications", self.client.get_notifications)
+        if not isinstance(rows, list):
+            raise VenueUnavailableError("notifications: malformed answer")
+        return [r for r in rows if isinstance(r, Mapping)]
+
+    def drop_notifications(self, ids: Sequence[str]) -> None:
+        """``DELETE /notifications?ids=…``; idempotent, so retried like a read. Never
+        called without ids: the venue reads "no ids" as "drop them all"."""
+        if not ids:
+            return
+        params = DropNotificationParams(ids=[str(i) for i in ids])
+        self._read("drop notifications", lambda: self.client.drop_notifications(params))
 
     def cancel(self, venue_order_ids: Sequence[str]) -> CancelReply:
         """``DELETE /orders``; no answer raises :class:`VenueUnavailableError`."""
