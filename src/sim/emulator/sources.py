@@ -10,6 +10,7 @@ from src.sim.calendar import MarketCalendar
 from src.sim.emulator.config import EmulatorConfig
 from src.sim.emulator.world import (
     CalendarMarketSource,
+    IndexedLookups,
     ListedMarket,
     MarketIndex,
     MarketSource,
@@ -25,7 +26,7 @@ MODEL_RESOLUTION_S = 1.0
 """The market model ticks at least once per simulated second, whatever the jump."""
 
 
-class ModelMarketSource:
+class ModelMarketSource(IndexedLookups):
     """The market model behind the :class:`MarketSource` protocol.
 
     The driver lists, quotes, trades, closes and resolves the markets; this adapter keeps
@@ -57,22 +58,6 @@ class ModelMarketSource:
     def clock(self) -> Clock:
         """The clock."""
         return self._exchange.clock
-
-    def markets(self) -> list[ListedMarket]:
-        """Every market listed so far, in listing order."""
-        return self._index.markets()
-
-    def by_condition(self, condition_id: str) -> ListedMarket | None:
-        """A listed market by condition id."""
-        return self._index.by_condition(condition_id)
-
-    def by_token(self, token_id: str) -> ListedMarket | None:
-        """A listed market by token id."""
-        return self._index.by_token(token_id)
-
-    def by_slug(self, slug: str) -> ListedMarket | None:
-        """A listed market by slug."""
-        return self._index.by_slug(slug)
 
     def reference_prices(
         self, market: ListedMarket, now: float

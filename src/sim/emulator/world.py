@@ -228,7 +228,29 @@ class MarketIndex:
         return self._by_slug.get(slug)
 
 
-class CalendarMarketSource:
+class IndexedLookups:
+    """The lookups of :class:`MarketSource`, answered from the source's ``_index``."""
+
+    _index: MarketIndex
+
+    def markets(self) -> list[ListedMarket]:
+        """Every listed market, in listing order (oldest window first)."""
+        return self._index.markets()
+
+    def by_condition(self, condition_id: str) -> ListedMarket | None:
+        """A listed market by condition id."""
+        return self._index.by_condition(condition_id)
+
+    def by_token(self, token_id: str) -> ListedMarket | None:
+        """A listed market by token id."""
+        return self._index.by_token(token_id)
+
+    def by_slug(self, slug: str) -> ListedMarket | None:
+        """A listed market by slug."""
+        return self._index.by_slug(slug)
+
+
+class CalendarMarketSource(IndexedLookups):
     """The minimal world: the calendar's markets listed in the venue and resolved from the
     feed (``Up`` iff the price at the end ≥ the price at the start). Nobody quotes.
 
@@ -267,22 +289,6 @@ class CalendarMarketSource:
     def clock(self) -> Clock:
         """The venue's clock."""
         return self._venue.clock
-
-    def markets(self) -> list[ListedMarket]:
-        """Every listed market, oldest window first."""
-        return self._index.markets()
-
-    def by_condition(self, condition_id: str) -> ListedMarket | None:
-        """A listed market by condition id."""
-        return self._index.by_condition(condition_id)
-
-    def by_token(self, token_id: str) -> ListedMarket | None:
-        """A listed market by token id."""
-        return self._index.by_token(token_id)
-
-    def by_slug(self, slug: str) -> ListedMarket | None:
-        """A listed market by slug."""
-        return self._index.by_slug(slug)
 
     def reference_prices(
         self, market: ListedMarket, now: float
