@@ -150,26 +150,7 @@ class BookSide:
         while shares and keys and keys[-1] >= limit_key:
             price = sign * keys[-1]
             level = levels[price]
-            orders = level.orders
-            while shares:
-                maker = orders[0]
-                if maker.status is not _LIVE:
-                    orders.popleft()
-                    continue
-                rest = maker.remaining
-                if rest <= shares:
-                    orders.popleft()
-                    level.count -= 1
-                    maker.remaining = 0
-                    fill = rest
-                else:
-                    maker.remaining = rest - shares
-                    fill = shares
-                level.size -= fill
-                shares -= fill
-                fills.append((maker, fill))
-                if level.count == 0:
-                    break
+            shares -= _drain(level, shares, fills)
             if level.count == 0:
                 del levels[price]
                 keys.pop()
@@ -188,33 +169,42 @@ class BookSide:
             if not wanted:
                 break
             level = levels[price]
-            orders = level.orders
-            while wanted:
-                maker = orders[0]
-                if maker.status is not _LIVE:
-                    orders.popleft()
-                    continue
-                rest = maker.remaining
-                if rest <= wanted:
-                    orders.popleft()
-                    level.count -= 1
-                    maker.remaining = 0
-                    fill = rest
-                else:
-                    maker.remaining = rest - wanted
-                    fill = wanted
-                level.size -= fill
-                wanted -= fill
-                budget -= notional(fill, price)
-                fills.append((maker, fill))
-                if level.count == 0:
-                    break
+            # Whole lots at one price: the collateral of the total equals the sum per fill.
+            budget -= notional(_drain(level, wanted, fills), price)
             if level.count == 0:
                 del levels[price]
                 keys.pop()
             else:
                 break  # the budget ran out inside this level
         return fills
+
+
+def _drain(level: PriceLevel, wanted: int, fills: list[tuple[Order, int]]) -> int:
+    """Take up to ``wanted`` shares from one level in time priority; returns the shares
+    taken. Cancelled orders still in the queue are dropped on the way."""
+    orders = level.orders
+    taken = 0
+    while wanted:
+        maker = orders[0]
+        if maker.status is not _LIVE:
+            orders.popleft()
+            continue
+        rest = maker.remaining
+        if rest <= wanted:
+            orders.popleft()
+            level.count -= 1
+            maker.remaining = 0
+            fill = rest
+        else:
+            maker.remaining = rest - wanted
+            fill = wanted
+        level.size -= fill
+        wanted -= fill
+        taken += fill
+        fills.append((maker, fill))
+        if level.count == 0:
+            break
+    return taken
 
 
 class OrderBook:
