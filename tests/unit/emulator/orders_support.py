@@ -17,6 +17,23 @@ from src.sim.emulator.orders import ExchangeDomain
 TOKEN = "71321045679252212594626385532706912750332728571942532289631379312455583992563"
 CONDITION = "0x" + "cd" * 32
 
+# The V2 order's wire fields, written out independently of the parser under test.
+V2_ORDER_FIELDS = (
+    "salt",
+    "maker",
+    "signer",
+    "tokenId",
+    "makerAmount",
+    "takerAmount",
+    "side",
+    "expiration",
+    "signatureType",
+    "timestamp",
+    "metadata",
+    "builder",
+    "signature",
+)
+
 
 def limit_order(
     signer: Signer,

@@ -27,7 +27,12 @@ from src.sim.emulator.orders import (
     parse_order_body,
     parse_orders_body,
 )
-from tests.unit.emulator.orders_support import limit_order, request_dict, wire
+from tests.unit.emulator.orders_support import (
+    V2_ORDER_FIELDS,
+    limit_order,
+    request_dict,
+    wire,
+)
 
 JSON = st.recursive(
     st.none()
@@ -43,21 +48,7 @@ JSON = st.recursive(
     ),
     max_leaves=40,
 )
-ORDER_KEYS = [
-    "salt",
-    "maker",
-    "signer",
-    "tokenId",
-    "makerAmount",
-    "takerAmount",
-    "side",
-    "expiration",
-    "signatureType",
-    "timestamp",
-    "metadata",
-    "builder",
-    "signature",
-]
+ORDER_KEYS = list(V2_ORDER_FIELDS)
 TOP_KEYS = ["order", "owner", "orderType", "postOnly", "deferExec"]
 HEADER_NAMES = [
     "POLY_ADDRESS",

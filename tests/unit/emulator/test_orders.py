@@ -56,6 +56,7 @@ from tests.unit.emulator.fake_clob import Call, FakeTransport
 from tests.unit.emulator.orders_support import (
     CONDITION,
     TOKEN,
+    V2_ORDER_FIELDS,
     client_hash,
     limit_order,
     market_order,
@@ -528,21 +529,7 @@ def test_garbage_bodies_are_invalid_payloads(body: bytes | str) -> None:
     assert caught.value.body() == {"error": INVALID_ORDER_PAYLOAD}
 
 
-ORDER_FIELDS = [
-    "salt",
-    "maker",
-    "signer",
-    "tokenId",
-    "makerAmount",
-    "takerAmount",
-    "side",
-    "expiration",
-    "signatureType",
-    "timestamp",
-    "metadata",
-    "builder",
-    "signature",
-]
+ORDER_FIELDS = list(V2_ORDER_FIELDS)
 
 
 @pytest.mark.parametrize("field", ORDER_FIELDS)
