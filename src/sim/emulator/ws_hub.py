@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from src.sim.emulator.gamma import gamma_id
 from src.sim.emulator.http_util import dumps
 from src.sim.emulator.notifications import NotificationType
 from src.sim.emulator.routing import ctx_of
+from src.sim.emulator.safe_json import loads_bounded
 from src.sim.venue import (
     CancelReason,
     EventKind,
@@ -436,8 +436,10 @@ HUB: web.AppKey[WsHub] = web.AppKey("ws_hub", WsHub)
 
 
 def _parse(text: str) -> dict[str, Any] | None:
+    # Bounded depth: a deeply nested frame would otherwise crash the whole process
+    # (see safe_json). JsonBodyError is a ValueError.
     try:
-        payload = json.loads(text) if len(text) < 65_536 else None
+        payload = loads_bounded(text) if len(text) < 65_536 else None
     except ValueError:
         return None
     return payload if isinstance(payload, dict) else None
@@ -468,19 +470,31 @@ def _strings(value: Any) -> list[str]:
     return [v for v in value if isinstance(v, str)]
 
 
+async def _open(
+    request: web.Request, channel: str, now: float
+) -> tuple[web.WebSocketResponse, Connection]:
+    """Accept a websocket on ``channel`` (aiohttp answers protocol pings itself)."""
+    ws = web.WebSocketResponse(autoping=True)
+    await ws.prepare(request)
+    return ws, Connection(ws, request, channel, now)
+
+
+def _pong_or_parse(conn: Connection, text: str) -> dict[str, Any] | None:
+    """Answer the venue's text ``PING``; otherwise the frame's JSON object (or None)."""
+    if text.strip() == "PING":
+        conn.send_text("PONG")
+        return None
+    return _parse(text)
+
+
 async def market_channel(request: web.Request) -> web.WebSocketResponse:
     """``/ws/market``: subscribe with ``{"assets_ids": [...], "type": "market"}``."""
     ctx = ctx_of(request)
     hub = request.app[HUB]
-    ws = web.WebSocketResponse(autoping=True)
-    await ws.prepare(request)
-    conn = Connection(ws, request, "ws-market", ctx.clock.now())
+    ws, conn = await _open(request, "ws-market", ctx.clock.now())
 
     def on_text(conn: Connection, text: str) -> bool | None:
-        if text.strip() == "PING":
-            conn.send_text("PONG")
-            return
-        payload = _parse(text)
+        payload = _pong_or_parse(conn, text)
         if payload is None:
             return
         assets = _strings(payload.get("assets_ids"))
@@ -504,15 +518,10 @@ async def user_channel(request: web.Request) -> web.WebSocketResponse:
     "user", "markets": [...]}``; bad credentials close the socket (4001)."""
     ctx = ctx_of(request)
     hub = request.app[HUB]
-    ws = web.WebSocketResponse(autoping=True)
-    await ws.prepare(request)
-    conn = Connection(ws, request, "ws-user", ctx.clock.now())
+    ws, conn = await _open(request, "ws-user", ctx.clock.now())
 
     def on_text(conn: Connection, text: str) -> bool | None:
-        if text.strip() == "PING":
-            conn.send_text("PONG")
-            return
-        payload = _parse(text)
+        payload = _pong_or_parse(conn, text)
         if payload is None:
             return
         if not conn.address:

@@ -104,3 +104,15 @@ TRICKY = st.recursive(
 def test_scan_depth_is_the_true_depth(value: object) -> None:
     """Brackets, quotes and backslashes inside strings never fool the scan."""
     assert nesting_depth(json.dumps(value)) == depth_of(value)
+
+
+def test_websocket_frames_are_parsed_with_bounded_depth() -> None:
+    """A deeply nested frame on a websocket must be refused, not crash the process."""
+    from src.sim.emulator.ws_hub import _parse
+
+    assert _parse("[" * 30_000 + "]" * 30_000) is None
+    assert _parse('{"type": "market", "assets_ids": ["1"]}') == {
+        "type": "market",
+        "assets_ids": ["1"],
+    }
+    assert _parse("not json") is None and _parse("[1]") is None
