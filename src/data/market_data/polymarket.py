@@ -8,7 +8,6 @@ background, so a slow Gamma never blocks the threads that trade.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -38,6 +37,7 @@ from src.data.market_data.windows import (  # re-exported: one place for window 
 from src.utils.clock import Clock
 from src.utils.logger import log, log_warning
 from src.utils.money import AmountError, to_decimal
+from src.utils.safe_json import loads_bounded
 
 __all__ = [
     "WINDOW_SECONDS",
@@ -181,8 +181,8 @@ def _json_list(value: Any, key: str) -> list[Any]:
     """Gamma sends some lists as JSON strings (``'["Up", "Down"]'``)."""
     if isinstance(value, str):
         try:
-            value = json.loads(value)
-        except json.JSONDecodeError as exc:
+            value = loads_bounded(value)
+        except ValueError as exc:
             raise MarketDataError(f"{key} is not a JSON list: {value[:40]!r}") from exc
     if not isinstance(value, list):
         raise MarketDataError(f"{key} is not a list")

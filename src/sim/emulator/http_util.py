@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from src.sim.emulator.safe_json import JsonBodyError, loads_bounded
+from src.utils.safe_json import JsonBodyError, loads_bounded
 
 INVALID_PAYLOAD = "Invalid payload"
 INVALID_TOKEN_ID = "Invalid token id"

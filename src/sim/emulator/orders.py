@@ -57,9 +57,9 @@ from src.sim.emulator.errors import (
     OrderSignerError,
     OrderVersionError,
 )
-from src.sim.emulator.safe_json import JsonBodyError, loads_bounded
 from src.sim.venue.errors import MAX_BATCH_ORDERS
 from src.sim.venue.types import OrderRequest, OrderType, Side
+from src.utils.safe_json import JsonBodyError, loads_bounded
 
 EXCHANGE_DOMAIN_NAME = "Polymarket CTF Exchange"
 ORDER_TYPE = (

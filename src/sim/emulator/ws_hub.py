@@ -31,7 +31,6 @@ from src.sim.emulator.gamma import gamma_id
 from src.sim.emulator.http_util import dumps
 from src.sim.emulator.notifications import NotificationType
 from src.sim.emulator.routing import ctx_of
-from src.sim.emulator.safe_json import loads_bounded
 from src.sim.venue import (
     CancelReason,
     EventKind,
@@ -41,6 +40,7 @@ from src.sim.venue import (
     VenueEvent,
 )
 from src.utils.logger import log, log_warning
+from src.utils.safe_json import loads_bounded
 
 SEND_QUEUE = 1000
 """Messages a connection may have waiting; beyond that it is too slow and is closed."""

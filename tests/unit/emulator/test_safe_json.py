@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 # Imported for its side effect: py_ecc (via eth_account) raises the recursion limit.
 import src.sim.emulator.eip712  # noqa: F401
-from src.sim.emulator.safe_json import JsonBodyError, loads_bounded, nesting_depth
+from src.utils.safe_json import JsonBodyError, loads_bounded, nesting_depth
 
 
 def test_signature_stack_raises_the_recursion_limit() -> None:

@@ -296,3 +296,10 @@ def test_directory_survives_a_broken_fetch() -> None:
     directory = MarketDirectory(broken, SimClock(start=START))
     assert directory.wait(WindowRef("SOL", START), 5) is None
     directory.close()
+
+
+def test_deeply_nested_json_strings_are_refused_not_fatal() -> None:
+    # py_ecc (via the CLOB client) raises the recursion limit; unbounded json.loads on this
+    # would crash the process instead of raising.
+    with pytest.raises(MarketDataError):
+        parse_gamma_market(gamma_market(outcomes="[" * 30_000 + "]" * 30_000))

@@ -14,6 +14,7 @@ from src.trading.ledger.accounting import Side
 from src.trading.venue.port import VenueOrder
 from src.utils.logger import log_warning
 from src.utils.money import AmountError, to_micro
+from src.utils.safe_json import loads_bounded
 
 PING = "PING"
 PONG = "PONG"
@@ -95,7 +96,7 @@ def parse_frame(text: str) -> list[dict[str, Any]]:
     if text.strip() in (PONG, PING):
         return []
     try:
-        payload = json.loads(text)
+        payload = loads_bounded(text)
     except ValueError as exc:
         raise MalformedMessageError("not JSON") from exc
     items = payload if isinstance(payload, list) else [payload]

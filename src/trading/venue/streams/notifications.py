@@ -11,7 +11,6 @@ including a payload sent as a JSON string.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from src.trading.venue.streams.messages import OrderUpdate, order_update_from_ve
 from src.trading.venue.streams.pacing import PacedWorker, Signal
 from src.utils.clock import Clock
 from src.utils.logger import log, log_warning
+from src.utils.safe_json import loads_bounded
 
 ORDER_KEYS = ("order_id", "orderId", "orderID", "taker_order_id", "takerOrderId")
 TRADE_KEYS = ("trade_id", "tradeId", "tradeID")
@@ -58,7 +58,7 @@ class NoticeRefs:
 def _payload(raw: Any) -> Mapping[str, Any]:
     if isinstance(raw, str):
         try:
-            raw = json.loads(raw)
+            raw = loads_bounded(raw)
         except ValueError:
             return {}
     return raw if isinstance(raw, Mapping) else {}

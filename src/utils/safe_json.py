@@ -1,11 +1,12 @@
-"""``json.loads`` for untrusted request bodies, safe against deep nesting.
+"""``json.loads`` for untrusted JSON (request bodies, venue payloads), safe against deep nesting.
 
 ``py_ecc`` (imported by ``eth_account``, hence by every process that verifies signatures)
 raises the interpreter's recursion limit to 100,000 at import. The C JSON decoder guards its
 recursion with that limit, so a body like ``[[[[…]]]]`` 100,000 levels deep overflows the C
 stack and kills the whole process (SIGSEGV) instead of raising ``RecursionError``. Every
-request body the emulator decodes must go through :func:`loads_bounded`, which counts the
-nesting first — a cheap scan over brackets, quotes and backslashes only.
+JSON text from outside — the emulator's request bodies and websocket frames, the bot's
+venue payloads — goes through :func:`loads_bounded`, which counts the nesting first: a
+cheap scan over brackets, quotes and backslashes only.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 import re
 
 MAX_JSON_DEPTH = 32
-"""Far above any body the client sends (a batch of orders nests 3 deep)."""
+"""Far above any real payload (a batch of orders nests 3 deep, a Gamma event about 5)."""
 
 _TOKENS = re.compile(r'["\\\[\]{}]')
 
