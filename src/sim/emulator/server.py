@@ -149,6 +149,12 @@ class EmulatorHandle:
         """Deposit ``amount`` collateral micro-units into ``address``."""
         self._emulator.context.accounts.fund(canonical_address(address), amount)
 
+    def user_subscribers(self) -> set[str]:
+        """Addresses subscribed on the user websocket (so a test can wait for a client's
+        subscription to reach the server before the world moves)."""
+        hub = self._emulator.hub
+        return set() if hub is None else hub.user_subscribers()
+
     def ledger(self, address: str | None = None) -> dict[str, Any]:
         """The admin ledger view (every trader account, fees, totals)."""
         return ledger_body(self._emulator.context, address)
@@ -202,6 +208,11 @@ class Emulator:
         self._executor: ThreadPoolExecutor | None = None
         self._post_only_until: float | None = None
         self._handle: EmulatorHandle | None = None
+
+    @property
+    def hub(self) -> WsHub | None:
+        """The websocket hub (None before :meth:`start`)."""
+        return self._hub
 
     @property
     def context(self) -> EmulatorContext:

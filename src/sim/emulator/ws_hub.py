@@ -348,6 +348,14 @@ class WsHub:
 
     # -- connections ------------------------------------------------------------------------
 
+    def user_subscribers(self) -> set[str]:
+        """Addresses with an authenticated user-channel connection right now."""
+        return {
+            c.address
+            for c in list(self.connections)
+            if c.channel == "ws-user" and c.address
+        }
+
     async def serve(self, conn: Connection, on_text: TextHandler) -> None:
         """Run one connection: a writer task draining its queue, this task reading.
 

@@ -6,6 +6,9 @@ Real websockets and HTTP on 127.0.0.1; the emulator's clock is manual (moved by 
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+
 import pytest
 
 from src.sim.venue import OrderRequest
@@ -80,7 +83,7 @@ def test_a_fill_from_ws_rest_and_a_notification_is_booked_once(
     venue_id = rest_on_book(world, "ws-once")
     updates: list[OrderUpdate] = []
     stream = started.add(user_stream(world, updates))
-    assert stream.wait_connected(timeout=WAIT_S)
+    assert stream.wait_connected(timeout=WAIT_S) and subscribed(world)
 
     hit(world, "10")  # MATCHED, then CONFIRMED on the next step
     assert stream.signal.wait_for(
@@ -132,7 +135,7 @@ def test_a_fill_during_a_ws_cut_is_caught_by_the_watchdog_resync(
     stream.on_connect(watchdog.kick)
     started.add(watchdog)
     started.add(stream)
-    assert stream.wait_connected(timeout=WAIT_S)
+    assert stream.wait_connected(timeout=WAIT_S) and subscribed(world)
     assert watchdog.signal.wait_for(lambda: len(watchdog.results) >= 1, WAIT_S)
 
     world.emu.set_faults("ws-user:drop=1s")
@@ -155,6 +158,29 @@ def test_a_fill_during_a_ws_cut_is_caught_by_the_watchdog_resync(
     assert FillOutcome.BOOKED not in stream.outcomes  # the socket never saw it
     assert any(u.live for u in caught[0].orders)  # the 4 left still rest on the book
 
+    # CONFIRMED must go out over the new connection, so let its subscription land first.
+    assert wait_until(
+        lambda: (
+            world.venue.address.lower() in {a.lower() for a in world.emu.user_subscribers()}
+        )
+    )
     world.emu.step()  # CONFIRMED now arrives over the new connection
     assert stream.signal.wait_for(lambda: FillOutcome.PROMOTED in stream.outcomes, WAIT_S)
     assert_ledgers_equal(world)
+
+
+def subscribed(world: World) -> bool:
+    """Wait until the emulator has our user-channel subscription (the client's "connected"
+    comes before the server has processed the subscribe message)."""
+    me = world.venue.address.lower()
+    return wait_until(lambda: me in {a.lower() for a in world.emu.user_subscribers()})
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float = WAIT_S) -> bool:
+    """Poll ``condition`` on an Event's timeout (a state on another thread's loop)."""
+    pause = threading.Event()
+    for _ in range(int(timeout_s / 0.02)):
+        if condition():
+            return True
+        pause.wait(0.02)
+    return condition()
