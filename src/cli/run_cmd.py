@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+import sqlite3
 from pathlib import Path
 
 import click
+from rich.console import Console
 
+from src.bot.engine import Bot, RunOptions, StartupError, install_signal_handlers
+from src.bot.instance_lock import InstanceLock
+from src.bot.live_view import render_summary
+from src.bot.status import RunSummary
+from src.bot.wiring import connect
 from src.cli.common import (
     EXIT_FAILURE,
     build_settings,
@@ -16,19 +24,16 @@ from src.cli.common import (
     setup_logging,
 )
 from src.cli.config_cmd import profile_option
+from src.config.errors import ConfigError, ConfigProblem
 from src.config.modes import Mode, resolve_run_mode
+from src.config.settings import Settings
+from src.data.db_connection import configure_database
 from src.data.migrations import run_migrations
+from src.data.notifications_store import DbNotificationStore
+from src.notifications.discord import DiscordSender
+from src.notifications.notifier import Notifier, NullSender, Sender
+from src.utils.clock import Clock
 from src.utils.logger import log
-
-# What `run` still needs before it can trade, per mode (removed as each part lands).
-MISSING_PARTS = {
-    Mode.SIM: "the simulated venue and local emulator (issues 3 and 4) and the "
-    "trading workers (issue 7)",
-    Mode.PAPER: "the live market-data adapters (issues 5 and 6) and the trading workers "
-    "(issue 7)",
-    Mode.LIVE: "the CLOB venue adapter and ledger (issue 6) and the trading workers "
-    "(issue 7)",
-}
 
 
 @click.command("run")
@@ -94,22 +99,107 @@ def run(
         raise click.UsageError("give --windows or --duration, not both")
     settings = build_settings(ctx, profile, set_pairs, db_path)
     mode = resolve_run_mode(sim, paper, live, settings.has_wallet)
+    if mode is Mode.SIM:
+        settings = dataclasses.replace(settings, db_path=sim_database(settings))
     setup_logging(settings)
     report = run_migrations(settings.db_path)
+    configure_database(settings.db_path)
     out = console()
-    out.print(
-        f"🚀 PolyFlup — mode [bold]{mode}[/bold], profile [bold]{settings.profile}"
-        f"[/bold], markets {','.join(settings.markets)}, database {settings.db_path} "
-        f"(schema v{report.current_version})"
-    )
-    if mode is Mode.SIM and settings.has_wallet:
-        out.print(
-            "ℹ️  A wallet is configured but --live was not given: nothing real is traded."
-        )
+    out.print(banner(settings, mode, speed, report.current_version))
     log(f"🚀 run requested: mode={mode} profile={settings.profile}")
-    out.print(
-        f"⏳ Not available yet: `run --{mode}` needs {MISSING_PARTS[mode]}. "
-        "Configuration and database are ready; see `polyflup config show`.",
-        markup=False,
+    with InstanceLock(settings.db_path):
+        summary = run_bot(settings, mode, speed, windows, duration, out)
+    out.print(render_summary(summary))
+    if summary.stop_reason == "error":
+        ctx.exit(EXIT_FAILURE)
+
+
+def banner(settings: Settings, mode: Mode, speed: float | None, schema: int) -> str:
+    """The first line of a run: what trades where, and whether it is real money."""
+    pace = f"×{speed:g}" if speed else "real time"
+    if mode is Mode.SIM:
+        pace = f"×{speed or settings.sim_speed:g}"
+        money = "🧪 SIMULATION on the embedded emulator — no real money" + (
+            " (a wallet is configured but --live was not given)"
+            if settings.has_wallet
+            else " (no wallet configured)"
+        )
+    elif mode is Mode.PAPER:
+        money = "📄 PAPER: live market data, simulated fills — no real money"
+    else:
+        money = f"💸 LIVE: real orders at {settings.polymarket_clob_url}"
+    return (
+        f"🚀 PolyFlup — {money}\n   profile [bold]{settings.profile}[/bold], markets "
+        f"{','.join(settings.markets)}, clock {pace}, database {settings.db_path} "
+        f"(schema v{schema})"
     )
-    ctx.exit(EXIT_FAILURE if mode is not Mode.SIM else 0)
+
+
+def sim_database(settings: Settings) -> Path:
+    """The ledger of a sim run: the embedded emulator starts a new world each run, so
+    its ledger starts empty too — a dedicated file (``sim.db`` next to the configured
+    database unless ``--db`` names one) that is never a paper or live ledger."""
+    path = settings.db_path
+    if settings.source_of("db_path") == "default":
+        path = path.with_name("sim.db")
+    if path.exists():
+        with sqlite3.connect(path) as conn:
+            try:
+                modes = {r[0] for r in conn.execute("SELECT DISTINCT mode FROM orders")}
+            except sqlite3.Error:
+                modes = set()
+        if modes - {"sim"}:
+            raise ConfigError(
+                [
+                    ConfigProblem(
+                        "POLYFLUP_DB",
+                        str(path),
+                        "holds paper/live orders; a sim run starts an empty ledger, so "
+                        "give it its own file (--db data/sim.db)",
+                    )
+                ]
+            )
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    return path
+
+
+def run_bot(
+    settings: Settings,
+    mode: Mode,
+    speed: float | None,
+    windows: int | None,
+    duration: float | None,
+    out: Console,
+) -> RunSummary:
+    """Connect, reconcile, trade until a stop condition, disconnect."""
+    adapters = connect(settings, mode, speed)
+    notifier = build_notifier(adapters.settings, adapters.clock)
+    restore = lambda: None  # noqa: E731 - replaced once the bot exists
+    try:
+        bot = Bot(
+            adapters,
+            RunOptions(windows, duration, live_view=out.is_terminal),
+            notifier,
+            out,
+        )
+        try:
+            bot.prepare()
+        except StartupError as exc:
+            raise click.ClickException(str(exc)) from exc
+        restore = install_signal_handlers(bot)
+        return bot.run()
+    finally:
+        restore()
+        adapters.close()
+        notifier.stop()
+
+
+def build_notifier(settings: Settings, clock: Clock) -> Notifier:
+    """Discord when a webhook is configured, else a notifier that only records."""
+    sender: Sender = (
+        DiscordSender(settings.discord_webhook_url)
+        if settings.discord_webhook_url
+        else NullSender()
+    )
+    return Notifier(sender, clock, store=DbNotificationStore()).start()

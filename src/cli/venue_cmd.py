@@ -30,12 +30,12 @@ from src.cli.common import (
 from src.config.errors import ConfigError
 from src.config.settings import Settings, load_settings, secret_values
 from src.data.db_connection import configure_database, db_connection
-from src.data.market_data.polymarket import GammaClient, MarketInfo
+from src.data.market_data.polymarket import GammaClient
 from src.data.migrations import code_version, current_version
 from src.trading.position_manager.reconcile_runner import (
     ReconcileError,
-    TokenInfo,
     compute_plan,
+    gamma_token_info,
     reconcile,
 )
 from src.trading.position_manager.reconciliation import ReconcilePlan, describe
@@ -68,42 +68,6 @@ def venue_from_settings(settings: Settings) -> ClobVenue:
         funder=settings.funder_address or None,
         creds=creds,
     )
-
-
-def gamma_token_info(gamma: GammaClient) -> Callable[[str], TokenInfo | None]:
-    """What reconciliation needs about a token it must adopt, from Gamma; the market's
-    window is recorded in ``windows`` so the adopted row points at its real window."""
-
-    def info(token_id: str) -> TokenInfo | None:
-        market = gamma.market_by_token(token_id)
-        outcome = None if market is None else market.outcome_of(token_id)
-        if market is None or outcome is None:
-            return None
-        return TokenInfo(market.coin, str(outcome), _window_id(market))
-
-    return info
-
-
-def _window_id(market: MarketInfo) -> int:
-    with db_connection() as cur:
-        cur.execute(
-            "INSERT OR IGNORE INTO windows (symbol, slug, condition_id, up_token_id, "
-            "down_token_id, start_ms, end_ms, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                market.coin,
-                market.slug,
-                market.condition_id,
-                market.up_token_id,
-                market.down_token_id,
-                market.start * 1000,
-                market.end * 1000,
-                int(time.time() * 1000),
-            ),
-        )
-        row = cur.execute(
-            "SELECT id FROM windows WHERE slug = ?", (market.slug,)
-        ).fetchone()
-    return int(row[0])
 
 
 def plan_json(plan: ReconcilePlan) -> dict[str, Any]:

@@ -243,7 +243,8 @@ def recompute_position(
         cur.execute(
             "UPDATE positions SET size_micro = ?, cost_micro = ?, fees_micro = ?, "
             "realized_pnl_micro = ?, status = ?, updated_ms = ?, closed_ms = CASE WHEN "
-            "? = 'closed' THEN ? ELSE NULL END WHERE id = ?",
+            "? = 'closed' THEN ? ELSE NULL END, exit_reason = CASE WHEN ? = 'closed' "
+            "THEN COALESCE(exit_reason, ?) ELSE exit_reason END WHERE id = ?",
             (
                 totals.size_micro,
                 totals.cost_micro,
@@ -253,10 +254,31 @@ def recompute_position(
                 now_ms,
                 status,
                 now_ms,
+                status,
+                _closing_reason(cur, token_id) if status == "closed" else None,
                 row["id"],
             ),
         )
     return totals
+
+
+# Why a position went flat, from the intent of the order whose SELL closed it.
+_CLOSING_REASONS = {
+    "exit_plan": "exit_plan",
+    "stop_loss": "stop_loss",
+    "close": "manual",
+    "manual": "manual",
+}
+
+
+def _closing_reason(cur: sqlite3.Cursor, token_id: str) -> str | None:
+    row = cur.execute(
+        "SELECT o.intent FROM fills f JOIN orders o ON o.id = f.order_id "
+        "WHERE f.token_id = ? AND f.side = 'SELL' AND f.status != 'FAILED' "
+        "ORDER BY f.matched_ms DESC, f.id DESC LIMIT 1",
+        (token_id,),
+    ).fetchone()
+    return None if row is None else _CLOSING_REASONS.get(row[0])
 
 
 def settle_position(cur: sqlite3.Cursor, token_id: str, winner: str, now_ms: int) -> int:

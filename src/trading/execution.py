@@ -230,7 +230,13 @@ def _mark(
 ) -> None:
     now_ms = int(ctx.clock.now() * 1000)
     with db_connection() as cur:
-        set_order_status(cur, client_order_id, status, now_ms, error=error)
+        current = cur.execute(
+            "SELECT status FROM orders WHERE client_order_id = ?", (client_order_id,)
+        ).fetchone()
+        # the user channel may have booked fills before the POST answered: an order
+        # already (partly) filled or closed must not be moved back to "live"
+        if current is None or current[0] in ("intent", "posting", "ambiguous"):
+            set_order_status(cur, client_order_id, status, now_ms, error=error)
         audit(event, cur, at_ms=now_ms)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -104,3 +105,51 @@ class SimClock:
             self.advance(seconds)
             return
         self._wall.sleep(seconds / self._speed)
+
+
+class AnchoredClock:
+    """The venue's clock, read once and then run locally at ``speed`` (``--live --speed X``
+    against an emulator started with the same speed, or real time against the venue).
+
+    ``venue_time`` answers whole seconds (``GET /time``), so the anchor is taken the moment
+    the answer changes: the local estimate is then off by one request's latency × speed,
+    not by up to a whole venue second.
+    """
+
+    def __init__(
+        self,
+        venue_time: Callable[[], float],
+        speed: float = 1.0,
+        wall: Clock | None = None,
+        max_probes: int = 200,
+    ) -> None:
+        if speed <= 0:
+            raise ValueError(f"speed must be > 0, got {speed}")
+        self._speed = speed
+        self._wall = wall or SystemClock()
+        self._anchor_venue, self._anchor_wall = self._anchor(venue_time, max_probes)
+
+    def _anchor(
+        self, venue_time: Callable[[], float], max_probes: int
+    ) -> tuple[float, float]:
+        first = venue_time()
+        for _ in range(max_probes):
+            before = self._wall.now()
+            current = venue_time()
+            if current != first:
+                return float(current), (before + self._wall.now()) / 2
+        return float(first), self._wall.now()  # the venue clock does not move (manual)
+
+    @property
+    def speed(self) -> float:
+        """Venue seconds per real second."""
+        return self._speed
+
+    def now(self) -> float:
+        """The venue's time, estimated locally."""
+        return self._anchor_venue + (self._wall.now() - self._anchor_wall) * self._speed
+
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` of venue time."""
+        if seconds > 0:
+            self._wall.sleep(seconds / self._speed)

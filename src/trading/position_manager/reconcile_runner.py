@@ -7,11 +7,14 @@ refuses to trade if it fails) and by ``polyflup reconcile [--dry-run] [--json]``
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from src.data.db_connection import db_connection
 from src.data.ledger_store import cash_balance, insert_order_intent, set_order_status
+from src.data.market_data.polymarket import GammaClient
+from src.data.windows_store import upsert_window
 from src.trading.ledger.events import FillStatus, OrderIntent
 from src.trading.ledger.recorder import record_fills
 from src.trading.position_manager.reconciliation import (
@@ -63,10 +66,14 @@ def load_local_state(cur: sqlite3.Cursor) -> LocalState:
         r[0]: FillStatus(r[1])
         for r in cur.execute("SELECT venue_trade_id, status FROM fills")
     }
+    # a settled position still holds its tokens at the venue until they are redeemed
     positions = {
         r[0]: r[1]
         for r in cur.execute(
-            "SELECT token_id, size_micro FROM positions WHERE status IN ('open', 'closed')"
+            "SELECT p.token_id, CASE WHEN p.status = 'settled' "
+            "THEN COALESCE(s.size_micro, 0) ELSE p.size_micro END FROM positions p "
+            "LEFT JOIN settlements s ON s.position_id = p.id "
+            "WHERE p.status IN ('open', 'closed', 'settled')"
         )
     }
     return LocalState(orders, fill_status, positions, cash_balance(cur))
@@ -206,3 +213,19 @@ def _adopt_position(
                 now_ms,
             ),
         )
+
+
+def gamma_token_info(gamma: GammaClient) -> Callable[[str], TokenInfo | None]:
+    """What reconciliation needs about a token it must adopt, from Gamma; the market's
+    window is recorded in ``windows`` so the adopted row points at its real window."""
+
+    def info(token_id: str) -> TokenInfo | None:
+        market = gamma.market_by_token(token_id)
+        outcome = None if market is None else market.outcome_of(token_id)
+        if market is None or outcome is None:
+            return None
+        with db_connection() as cur:
+            window_id = upsert_window(cur, market, int(time.time() * 1000))
+        return TokenInfo(market.coin, str(outcome), window_id)
+
+    return info

@@ -140,7 +140,8 @@ def orders_to_look_up(local: LocalState, venue_open: tuple[VenueOrder, ...]) -> 
     )
 
 
-def _status_from_venue(order: VenueOrder) -> str:
+def status_from_venue(order: VenueOrder) -> str:
+    """The local status an order the venue reports should have."""
     if order.live:
         return "partially_filled" if order.matched_micro else "live"
     return "filled" if order.matched_micro >= order.size_micro else "cancelled"
@@ -208,7 +209,7 @@ def plan(local: LocalState, venue: VenueState) -> ReconcilePlan:
         if seen is None:
             unresolved.append(order.venue_order_id or order.client_order_id)
             continue
-        status = _status_from_venue(seen)
+        status = status_from_venue(seen)
         if status != order.status and not (
             # a fill we are about to book moves it there anyway
             status in ("filled", "partially_filled") and order.status == status

@@ -192,7 +192,8 @@ class StopLoss:
 
 
 def stop_loss(view: PositionView, rules: PositionRules) -> StopLoss | None:
-    """Sell when the token's midpoint falls to the trigger (one-sided books use the bid).
+    """Sell when the token's midpoint falls to the trigger (one-sided books use the bid)
+    and below the position's average cost.
 
     Near the window's end the venue is slowest and books thin out, so a missing ask does not
     hide a collapse: the best bid alone is enough to trigger.
@@ -202,6 +203,8 @@ def stop_loss(view: PositionView, rules: PositionRules) -> StopLoss | None:
     reference = view.mid if view.mid is not None else view.best_bid
     if reference is None or reference > rules.stop_loss_price:
         return None
+    if reference * view.size_micro >= view.cost_micro * MICRO:
+        return None  # bought at or below the trigger: selling would not limit a loss
     floor_price = max(view.tick_micro, (view.best_bid or view.tick_micro))
     return StopLoss(
         floor_lot(view.size_micro),

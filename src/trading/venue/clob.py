@@ -57,7 +57,12 @@ from py_clob_client_v2.order_utils.exchange_order_builder_v2 import ExchangeOrde
 from py_clob_client_v2.order_utils.model.order_data_v2 import order_to_json_v2
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from src.data.market_data.polymarket import MarketDataError, OrderBook, parse_book
+from src.data.market_data.polymarket import (
+    MarketDataError,
+    OrderBook,
+    fetch_books,
+    parse_book,
+)
 from src.sim.venue.fees import taker_fee  # the venue's fee rule: one place, shared
 from src.trading.ledger.accounting import Side
 from src.trading.ledger.events import FillEvent, FillStatus
@@ -678,6 +683,15 @@ class ClobVenue:
             return parse_book(body)
         except MarketDataError as exc:
             raise VenueUnavailableError(f"book {token_id}: {exc}") from exc
+
+    def books(self, token_ids: Sequence[str]) -> dict[str, OrderBook]:
+        """``POST /books``: many books in one request (the monitor's one read per cycle)."""
+        if not token_ids:
+            return {}
+        try:
+            return self._read("books", lambda: fetch_books(self.client, token_ids))
+        except MarketDataError as exc:
+            raise VenueUnavailableError(f"books: {exc}") from exc
 
     def server_time(self) -> int:
         """The venue's clock, unix seconds (``GET /time``)."""

@@ -187,6 +187,10 @@ class InProcessVenue:
             else from_micro(snap.last_trade_price),
         )
 
+    def books(self, token_ids: Sequence[str]) -> dict[str, OrderBook]:
+        """Every requested book (the simulator answers for any token it lists)."""
+        return {token: self.book(token) for token in dict.fromkeys(token_ids)}
+
     def redeem(self, condition_id: str) -> int:
         """Redeem at the simulator (winning tokens pay 1.00)."""
         return self._venue.redeem(self._address, condition_id).paid

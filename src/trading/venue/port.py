@@ -152,6 +152,10 @@ class Venue(Protocol):
         """The token's order book."""
         ...
 
+    def books(self, token_ids: Sequence[str]) -> dict[str, OrderBook]:
+        """Books of many tokens in one request (malformed or unknown ones left out)."""
+        ...
+
     def redeem(self, condition_id: str) -> int:
         """Redeem the account's tokens of a resolved market; returns collateral paid."""
         ...

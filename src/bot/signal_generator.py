@@ -1,0 +1,181 @@
+"""The signal generator: on each new market snapshot, a decision per coin, stored, and an
+entry job for the order placer when the decision is a trade the window still allows.
+
+The decision itself is the pure :func:`src.trading.logic.decide`; this worker only builds
+its inputs (board + ledger) and records its output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from src.bot.market_board import CoinFeed, MarketBoard
+from src.data.db_connection import db_connection
+from src.data.decisions_store import insert_decision
+from src.data.market_data.polymarket import Outcome
+from src.trading.execution import TradeParams
+from src.trading.ledger.accounting import Side
+from src.trading.logic import Decision, OrderStyle, decide
+from src.trading.logic import Side as Direction
+from src.trading.params import StrategyParams
+from src.trading.position_manager.jobs import Job
+from src.trading.position_manager.monitor import SignalView
+from src.trading.position_manager.portfolio import account_state
+from src.trading.strategy import BookTop, MarketSnapshot
+from src.trading.venue.port import OrderType
+from src.utils.clock import Clock
+from src.utils.logger import log
+
+MAX_ENTRY_ORDERS_PER_WINDOW = (
+    3  # a maker entry that expires may be tried again, not forever
+)
+
+
+def book_top(feed: CoinFeed) -> BookTop:
+    """The Up book's top as the strategy reads it (an absent book is empty)."""
+    book = feed.book
+    if book is None:
+        return BookTop(None, None)
+    bid = book.bids[0] if book.bids else None
+    ask = book.asks[0] if book.asks else None
+    return BookTop(
+        best_bid=None if bid is None else bid.price,
+        best_ask=None if ask is None else ask.price,
+        bid_size=bid.size if bid else 0,  # type: ignore[arg-type]
+        ask_size=ask.size if ask else 0,  # type: ignore[arg-type]
+        tick_size=book.tick_size,
+        timestamp=None if book.timestamp_ms is None else book.timestamp_ms / 1000,
+    )
+
+
+def entry_block(cur: object, window_id: int) -> str | None:
+    """Why no new entry may be placed in the window (None: it may)."""
+    held = cur.execute(  # type: ignore[attr-defined]
+        "SELECT COUNT(*) FROM positions WHERE window_id = ?", (window_id,)
+    ).fetchone()[0]
+    if held:
+        return "a position exists in this window"
+    working, tried = cur.execute(  # type: ignore[attr-defined]
+        "SELECT COALESCE(SUM(status IN ('intent', 'posting', 'ambiguous', 'live', "
+        "'partially_filled')), 0), COUNT(*) FROM orders WHERE window_id = ? "
+        "AND intent = 'entry'",
+        (window_id,),
+    ).fetchone()
+    if working:
+        return "an entry order is working"
+    if tried >= MAX_ENTRY_ORDERS_PER_WINDOW:
+        return "entry attempts exhausted"
+    return None
+
+
+def signal_view(decision: Decision, window_id: int | None, decision_id: int) -> SignalView:
+    """The parts of a decision the position monitor uses."""
+    a = decision.analysis
+    assert a is not None
+    selected = a.selected
+    return SignalView(
+        window_id=window_id,
+        action=decision.side.value,
+        confidence=float(selected.confidence),
+        direction=selected.direction.value,
+        p_up=float(a.fair.p_up),
+        limit_price=decision.limit_price,
+        shares=decision.shares,
+        decision_id=decision_id,
+    )
+
+
+def entry_params(decision: Decision, feed: CoinFeed, decision_id: int) -> TradeParams:
+    """The entry order of a trade decision."""
+    market = feed.market
+    assert market is not None and decision.limit_price is not None
+    outcome = Outcome.UP if decision.side is Direction.UP else Outcome.DOWN
+    taker = decision.order_style is OrderStyle.TAKER
+    return TradeParams(
+        symbol=market.coin,
+        outcome=str(outcome),
+        token_id=market.token_for(outcome),
+        side=Side.BUY,
+        price=decision.limit_price,
+        size=decision.shares,
+        order_type=OrderType.FAK if taker else OrderType.GTC,
+        post_only=not taker,
+        intent="entry",
+        window_id=feed.window_id,
+        decision_id=decision_id,
+    )
+
+
+class SignalGenerator:
+    """One ``step()`` decides every coin with a new snapshot."""
+
+    def __init__(
+        self,
+        board: MarketBoard,
+        params: StrategyParams,
+        clock: Clock,
+        mode: str,
+        submit: Callable[[Job], bool],
+    ) -> None:
+        self.board = board
+        self.params = params
+        self.clock = clock
+        self.mode = mode
+        self.submit = submit
+        self.decisions = 0
+        self.trades = 0
+
+    def step(self) -> None:
+        """Decide each coin whose feed changed since its last decision."""
+        for coin in self.board.coins:
+            feed = self.board.undecided(coin)
+            if feed is not None:
+                self.decide_coin(coin, feed)
+
+    def decide_coin(self, coin: str, feed: CoinFeed) -> Decision:
+        """Decide, store and (for a trade) queue the entry."""
+        now = self.clock.now()
+        market = feed.market
+        snapshot = MarketSnapshot(
+            window=feed.window,
+            now=now,
+            strike=feed.strike if feed.strike is not None else float("nan"),
+            book=book_top(feed),
+            fee_rate=market.fee_rate if market is not None else 0,  # type: ignore[arg-type]
+            klines=feed.klines.klines if feed.klines is not None else (),
+            mid_history=self.board.mids(coin),
+            spot=feed.spot,
+        )
+        now_ms = int(now * 1000)
+        with db_connection() as cur:
+            account = account_state(cur, now_ms, feed.window_id)
+            decision = decide(snapshot, account, self.params)
+            decision_id = insert_decision(cur, decision.to_row(), feed.window_id, self.mode)
+            block = None
+            if decision.is_trade and feed.window_id is not None:
+                block = entry_block(cur, feed.window_id)
+        self.decisions += 1
+        view = (
+            None
+            if decision.analysis is None
+            else signal_view(decision, feed.window_id, decision_id)
+        )
+        self.board.record_decision(coin, feed, decision, view)
+        if not decision.is_trade or market is None or feed.window_id is None:
+            return decision
+        if block is not None:
+            return decision
+        job = Job(
+            key=f"entry:{feed.window_id}",
+            reason=(
+                f"🚀 [{coin}] {decision.side.value} entry: {decision.shares} @ "
+                f"{decision.limit_price} ({decision.order_style.value}, confidence "
+                f"{(decision.confidence or 0):.0%}, EV {decision.ev_per_share})"
+            ),
+            place=entry_params(decision, feed, decision_id),
+            origin_perf=feed.tick_perf,
+        )
+        if self.submit(job):
+            self.trades += 1
+            log(job.reason)
+        return decision
