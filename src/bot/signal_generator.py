@@ -24,7 +24,6 @@ from src.trading.position_manager.portfolio import account_state
 from src.trading.strategy import BookTop, MarketSnapshot
 from src.trading.venue.port import OrderType
 from src.utils.clock import Clock
-from src.utils.logger import log
 
 MAX_ENTRY_ORDERS_PER_WINDOW = (
     3  # a maker entry that expires may be tried again, not forever
@@ -170,12 +169,11 @@ class SignalGenerator:
             reason=(
                 f"🚀 [{coin}] {decision.side.value} entry: {decision.shares} @ "
                 f"{decision.limit_price} ({decision.order_style.value}, confidence "
-                f"{(decision.confidence or 0):.0%}, EV {decision.ev_per_share})"
+                f"{(decision.confidence or 0):.0%}, EV {float(decision.ev_per_share or 0):+.4f})"
             ),
             place=entry_params(decision, feed, decision_id),
             origin_perf=feed.tick_perf,
         )
         if self.submit(job):
-            self.trades += 1
-            log(job.reason)
+            self.trades += 1  # the placer logs the job when it runs it
         return decision

@@ -112,6 +112,8 @@ class ClockedWorker:
             if now >= next_due or self._wake.is_set():
                 self._wake.clear()
                 self.run_once()
-                next_due = max(next_due + self.interval_s, now)
+                next_due += self.interval_s
+                if next_due <= now:  # missed slots (a pause, a clock jump): skip them
+                    next_due = now + self.interval_s
                 continue
             self._wake.wait(self._real_wait(next_due - now))

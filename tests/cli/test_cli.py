@@ -196,17 +196,20 @@ def seed_ledger(db: Path) -> None:
         )
 
 
-def test_run_defaults_to_sim_and_says_what_is_missing() -> None:
-    result = invoke("run", "--profile", "aggressive")
-    assert result.exit_code == 0
-    assert "mode sim" in result.output and "profile aggressive" in result.output
-    assert "Not available yet" in result.output
-    assert Path("polyflup.db").exists()  # the bot migrates at start
+def test_run_defaults_to_sim_and_stops_by_itself_with_a_summary() -> None:
+    result = invoke("run", "--profile", "aggressive", "--duration", "30", "--speed", "300")
+    assert result.exit_code == 0, result.output
+    assert "SIMULATION on the embedded emulator" in result.output
+    assert "profile aggressive" in result.output
+    assert "Run stopped (duration)" in result.output
+    assert Path("sim.db").exists()  # a sim run keeps its ledger apart from the real one
 
 
 def test_run_with_a_wallet_but_no_live_flag_stays_in_sim() -> None:
-    result = invoke("run", env={"POLYMARKET_PRIVATE_KEY": KEY})
-    assert "mode sim" in result.output and "nothing real is traded" in result.output
+    result = invoke(
+        "run", "--duration", "30", "--speed", "300", env={"POLYMARKET_PRIVATE_KEY": KEY}
+    )
+    assert "SIMULATION" in result.output and "--live was not given" in result.output
     assert KEY not in result.output
 
 

@@ -119,7 +119,8 @@ def window_by_slug(cur: sqlite3.Cursor, slug: str) -> WindowRow | None:
 
 
 def windows_to_resolve(cur: sqlite3.Cursor, now_ms: int) -> list[WindowRow]:
-    """Ended windows without an outcome in which we hold (or held) something."""
+    """Ended windows without an outcome in which we still hold shares (windows we sold
+    out of before the end need no settlement)."""
     rows = cur.execute(
         f"SELECT DISTINCT {_WINDOW_COLUMNS} FROM windows w JOIN positions p "
         "ON p.window_id = w.id WHERE w.outcome IS NULL AND w.end_ms <= ? "

@@ -37,8 +37,8 @@ def settle_window(window: WindowRow, winner: str, clock: Clock) -> list[SettledP
     settled: list[SettledPosition] = []
     with position_lock, db_connection() as cur:
         cur.execute(
-            "UPDATE windows SET outcome = ?, resolved_ms = COALESCE(resolved_ms, ?) "
-            "WHERE id = ?",
+            "UPDATE windows SET outcome = COALESCE(outcome, ?), "
+            "resolved_ms = COALESCE(resolved_ms, ?) WHERE id = ?",
             (winner, now_ms, window.id),
         )
         rows = cur.execute(
