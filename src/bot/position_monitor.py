@@ -79,6 +79,13 @@ class PositionMonitor:
                     "AND status != 'rejected' AND window_id IS NOT NULL"
                 )
             }
+            unconfirmed = {
+                r[0]
+                for r in cur.execute(
+                    "SELECT DISTINCT token_id FROM fills "
+                    "WHERE status IN ('MATCHED', 'MINED', 'RETRYING')"
+                )
+            }
             window_ends = {
                 r[0]: r[1]
                 for r in cur.execute(
@@ -106,6 +113,7 @@ class PositionMonitor:
             window_cap_micro=self.window_cap_micro,
             scaled_in_tokens=frozenset(scaled),
             reversed_windows=frozenset(reversed_windows),
+            unconfirmed_tokens=frozenset(unconfirmed),
         )
         jobs = plan_monitor(inputs, window_ends)
         submitted = 0

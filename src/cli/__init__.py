@@ -10,6 +10,7 @@ from src import __version__
 from src.cli.config_cmd import config_group
 from src.cli.db_cmd import migrate, positions, trades
 from src.cli.emulator_cmd import emulator
+from src.cli.redeem_cmd import redeem_cmd
 from src.cli.run_cmd import run
 from src.cli.stats_cmd import stats
 from src.cli.venue_cmd import cancel_all_cmd, doctor_cmd, reconcile_cmd
@@ -47,6 +48,7 @@ cli.add_command(trades)
 cli.add_command(stats)
 cli.add_command(emulator)
 cli.add_command(reconcile_cmd)
+cli.add_command(redeem_cmd)
 cli.add_command(cancel_all_cmd)
 cli.add_command(doctor_cmd)
 

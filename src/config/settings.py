@@ -166,6 +166,17 @@ class Settings:
             profile=False,
         ),
     )
+    polygon_rpc_url: str = field(
+        default="",
+        metadata=opt(
+            "POLYGON_RPC_URL",
+            "Endpoints",
+            "Polygon JSON-RPC node for `polyflup redeem` on the real venue; empty = not "
+            "configured (a secret: providers often put their API key in the URL).",
+            kind="url",
+            secret=True,
+        ),
+    )
 
     # --- Wallet (secrets come only from the environment) -------------------------------
     chain_id: int = field(

@@ -72,6 +72,9 @@ class MonitorInputs:
     window_cap_micro: int = 100 * MICRO
     scaled_in_tokens: frozenset[str] = frozenset()  # tokens that already scaled in
     reversed_windows: frozenset[int] = frozenset()  # windows that already reversed
+    # tokens with fills not yet confirmed: the venue moves shares at confirmation, so a
+    # sell sized on them would be refused for balance — wait a cycle
+    unconfirmed_tokens: frozenset[str] = frozenset()
 
 
 def _best(book: OrderBook | None) -> tuple[int | None, int | None, int]:
@@ -121,6 +124,8 @@ def plan_position(p: OpenPosition, inputs: MonitorInputs) -> list[Job]:
     time_left = window.end_ms / 1000 - inputs.now
     if time_left <= 0:
         return []  # trading is over: settlement takes it from here
+    if p.token_id in inputs.unconfirmed_tokens:
+        return []
     book = inputs.books.get(p.token_id)
     bid, ask, tick = _best(book)
     signal = inputs.signals.get(p.symbol)

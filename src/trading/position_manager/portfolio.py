@@ -118,6 +118,15 @@ def window_by_slug(cur: sqlite3.Cursor, slug: str) -> WindowRow | None:
     return None if row is None else WindowRow(*tuple(row))
 
 
+def window_by_condition(cur: sqlite3.Cursor, condition_id: str) -> WindowRow | None:
+    """The window row of a market (condition ids compared case-insensitively)."""
+    row = cur.execute(
+        f"SELECT {_WINDOW_COLUMNS} FROM windows w WHERE lower(w.condition_id) = lower(?)",
+        (condition_id,),
+    ).fetchone()
+    return None if row is None else WindowRow(*tuple(row))
+
+
 def windows_to_resolve(cur: sqlite3.Cursor, now_ms: int) -> list[WindowRow]:
     """Ended windows without an outcome in which we still hold shares (windows we sold
     out of before the end need no settlement)."""

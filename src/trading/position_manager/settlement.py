@@ -106,7 +106,7 @@ def book_redemption(window: WindowRow, paid_micro: int, clock: Clock, ref: str) 
         audit(
             AuditEvent(
                 "money",
-                f"redeemed {window.slug}: {micro_str(paid_micro)} collateral",
+                f"redeemed {window.slug}: {micro_str(paid_micro)} collateral ({ref})",
                 symbol=window.symbol,
                 window_id=window.id,
                 size_micro=paid_micro,

@@ -93,7 +93,7 @@ class ClobVenueError(RuntimeError):
 
 
 class RedeemNotSupportedError(NotImplementedError):
-    """Redemption on the real venue is an on-chain call; ``polyflup redeem`` comes later."""
+    """Redemption on the real venue is an on-chain call, which ``polyflup redeem`` sends."""
 
 
 class _TransientError(Exception):
@@ -703,8 +703,8 @@ class ClobVenue:
         not send: raises :class:`RedeemNotSupportedError`."""
         if not is_loopback(self.client.host):
             raise RedeemNotSupportedError(
-                "redemption on Polymarket is an on-chain call; `polyflup redeem` will do it "
-                "(not built yet) — redeem from the Polymarket site meanwhile"
+                "redemption on Polymarket is an on-chain call: run `polyflup redeem` (EOA "
+                "keys; proxy wallets redeem on the Polymarket site)"
             )
         self._limiter.acquire()
         try:
