@@ -41,7 +41,9 @@ def sync_orders(venue: Venue, clock: Clock) -> int:
             changes.append((order.client_order_id, status, order.symbol, "unknown"))
             continue
         status = status_from_venue(seen)
-        if status in ("cancelled",) and status != order.status:
+        done = status == "filled" and order.filled_micro >= seen.matched_micro
+        if (status == "cancelled" or done) and status != order.status:
+            # a fill not booked yet keeps the order open until its trade is read
             changes.append((order.client_order_id, status, order.symbol, seen.status))
     if not changes:
         return 0

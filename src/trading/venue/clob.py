@@ -28,6 +28,7 @@ What this adapter decides, and why:
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
 import threading
@@ -419,6 +420,11 @@ class ClobVenue:
                 ),
                 options,
             )
+        # the venue knows the order by its signed amounts: record the shares they carry
+        # (a price × size rounded to cents can sign 70.95 shares when 70.96 were asked)
+        shares = int(signed.takerAmount if spec.side is Side.BUY else signed.makerAmount)
+        if shares > 0 and shares != spec.size_micro:
+            spec = dataclasses.replace(spec, size_micro=shares)
         return PreparedOrder(spec, self._order_hash(signed, neg_risk, version), signed)
 
     def _payload(self, order: PreparedOrder) -> dict[str, Any]:
