@@ -99,8 +99,7 @@ def run(
         raise click.UsageError("give --windows or --duration, not both")
     settings = build_settings(ctx, profile, set_pairs, db_path)
     mode = resolve_run_mode(sim, paper, live, settings.has_wallet)
-    if mode is Mode.SIM:
-        settings = dataclasses.replace(settings, db_path=sim_database(settings))
+    settings = dataclasses.replace(settings, db_path=mode_database(settings, mode))
     setup_logging(settings)
     report = run_migrations(settings.db_path)
     configure_database(settings.db_path)
@@ -135,33 +134,45 @@ def banner(settings: Settings, mode: Mode, speed: float | None, schema: int) -> 
     )
 
 
-def sim_database(settings: Settings) -> Path:
-    """The ledger of a sim run: the embedded emulator starts a new world each run, so
-    its ledger starts empty too — a dedicated file (``sim.db`` next to the configured
-    database unless ``--db`` names one) that is never a paper or live ledger."""
+def mode_database(settings: Settings, mode: Mode) -> Path:
+    """The ledger a run of ``mode`` writes to, never shared between kinds of money.
+
+    Sim and paper default to their own files next to the configured database (``sim.db``,
+    ``paper.db``) unless ``--db``/``POLYFLUP_DB`` names one. A database holding orders of
+    another mode is refused (exit 2): paper fills in a live ledger would be reconciled
+    against the real venue. A sim ledger starts empty each run, like the embedded
+    emulator's new world.
+    """
     path = settings.db_path
-    if settings.source_of("db_path") == "default":
-        path = path.with_name("sim.db")
-    if path.exists():
-        with sqlite3.connect(path) as conn:
-            try:
-                modes = {r[0] for r in conn.execute("SELECT DISTINCT mode FROM orders")}
-            except sqlite3.Error:
-                modes = set()
-        if modes - {"sim"}:
-            raise ConfigError(
-                [
-                    ConfigProblem(
-                        "POLYFLUP_DB",
-                        str(path),
-                        "holds paper/live orders; a sim run starts an empty ledger, so "
-                        "give it its own file (--db data/sim.db)",
-                    )
-                ]
-            )
+    if mode is not Mode.LIVE and settings.source_of("db_path") == "default":
+        path = path.with_name(f"{mode}.db")
+    others = _modes_in(path) - {str(mode)}
+    if others:
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    "POLYFLUP_DB",
+                    str(path),
+                    f"a database of {mode!s} orders only",
+                    f"it holds {', '.join(sorted(others))} orders; give this {mode} run "
+                    f"its own file (--db data/{mode}.db)",
+                )
+            ]
+        )
+    if mode is Mode.SIM:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     return path
+
+
+def _modes_in(path: Path) -> set[str]:
+    if not path.exists():
+        return set()
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+            return {r[0] for r in conn.execute("SELECT DISTINCT mode FROM orders")}
+    except sqlite3.Error:  # not migrated yet: no orders of any mode
+        return set()
 
 
 def run_bot(

@@ -239,3 +239,41 @@ def test_unexpected_errors_exit_1_without_leaking(monkeypatch: pytest.MonkeyPatc
     assert result.exit_code == 1
     assert "disk on fire" in result.output and KEY not in result.output
     assert KEY not in "".join(p.read_text() for p in Path("logs").glob("*.log"))
+
+
+def _orders_of_mode(path: Path, mode: str) -> None:
+    from src.data.migrations import run_migrations
+
+    run_migrations(path)
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO orders (client_order_id, token_id, symbol, outcome, side, intent, "
+            "order_type, price_micro, size_micro, mode, created_ms, updated_ms) VALUES "
+            f"('c-1', '1', 'BTC', 'UP', 'BUY', 'entry', 'GTC', 500000, 5000000, '{mode}', "
+            "0, 0)"
+        )
+
+
+def test_each_mode_keeps_its_own_ledger() -> None:
+    from src.cli.run_cmd import mode_database
+    from src.config.modes import Mode
+    from src.config.settings import load_settings
+
+    settings = load_settings(environ={}, env_file=None)
+    assert mode_database(settings, Mode.SIM).name == "sim.db"
+    assert mode_database(settings, Mode.PAPER).name == "paper.db"
+    assert mode_database(settings, Mode.LIVE) == settings.db_path
+
+
+def test_a_live_run_refuses_a_ledger_with_paper_orders() -> None:
+    _orders_of_mode(Path("polyflup.db"), "paper")
+    result = invoke("run", "--live", env={"POLYMARKET_PRIVATE_KEY": KEY})
+    assert result.exit_code == 2
+    assert "POLYFLUP_DB" in result.output and "paper orders" in result.output
+
+
+def test_a_sim_run_never_wipes_a_ledger_of_real_orders() -> None:
+    _orders_of_mode(Path("mine.db"), "live")
+    result = invoke("run", "--sim", "--db", "mine.db", "--windows", "1")
+    assert result.exit_code == 2 and "live orders" in result.output
+    assert Path("mine.db").exists()
