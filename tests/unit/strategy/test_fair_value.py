@@ -130,5 +130,6 @@ def test_mirrored_price_mirrors_probability(params, move, sigma, left) -> None:
     assume(abs(move) > 1e-9)
     up = fair_value(100.0 * math.exp(move), 100.0, sigma, left, params)
     down = fair_value(100.0 * math.exp(-move), 100.0, sigma, left, params)
-    # exp(±move) round separately: agreement to float noise, not bit for bit.
-    assert up.p_up == pytest.approx(down.p_down, abs=1e-9)
+    # exp(±move) round separately: agreement to float noise, not bit for bit. Near the
+    # strike the CDF is steep (slope ~1/basis), so that noise shows at ~1e-9 in p.
+    assert up.p_up == pytest.approx(down.p_down, abs=1e-8)
