@@ -6,6 +6,9 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PROFILE ?= aggressive
+# `make run`: a few windows of the embedded sim on an accelerated clock, then a summary.
+SPEED ?= 40
+WINDOWS ?= 3
 # pip's own chatter (and any machine-wide find-links warnings) is not our output.
 PIP := $(PY) -m pip -q --disable-pip-version-check
 PIP_NOISE := is ignored: it is neither
@@ -27,8 +30,8 @@ $(STAMP): requirements.txt setup.cfg
 
 install: $(STAMP) ## Create .venv and install PolyFlup (idempotent)
 
-run: $(STAMP) ## Run the bot on the embedded sim with the aggressive profile
-	$(BIN)/polyflup run --profile $(PROFILE)
+run: $(STAMP) ## Run the bot on the embedded sim (aggressive, ×40, 3 windows), then a summary
+	$(BIN)/polyflup run --sim --profile $(PROFILE) --speed $(SPEED) --windows $(WINDOWS)
 
 test: $(STAMP) ## Run the whole test suite
 	$(PY) -m pytest $(PYTEST_ARGS)

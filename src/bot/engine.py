@@ -134,6 +134,8 @@ class Bot:
             ClockedWorker("settler", self.settler.step, self.clock, SETTLER_INTERVAL_S),
             ClockedWorker("heartbeat-log", self._heartbeat, self.clock, HEARTBEAT_LOG_S),
         ]
+        for worker in self.workers:
+            worker.on_error = self._notify_error
         now = self.clock.now()
         self.run_info = RunInfo(
             mode=self.mode,
@@ -186,6 +188,19 @@ class Bot:
             self.monitor.books,
             tuple(health),
             counters,
+        )
+
+    def _notify_error(self, worker: str, exc: Exception) -> None:
+        if self.notifier is None:
+            return
+        minute = int(self.clock.now() // 60)  # one message per worker, error and minute
+        self.notifier.notify(
+            Notification(
+                Kind.ERROR,
+                f"worker:{worker}:{exc.__class__.__name__}:{minute}",
+                f"{worker} error",
+                f"{exc.__class__.__name__}: {exc}",
+            )
         )
 
     def _heartbeat(self) -> None:

@@ -41,6 +41,7 @@ class ClockedWorker:
         step: Callable[[], None],
         clock: Clock,
         interval_s: float,
+        on_error: Callable[[str, Exception], None] | None = None,
     ) -> None:
         if interval_s <= 0:
             raise ValueError(f"{name}: interval_s must be > 0")
@@ -48,6 +49,7 @@ class ClockedWorker:
         self.clock = clock
         self.interval_s = interval_s
         self.stats = WorkerStats()
+        self.on_error = on_error  # e.g. a notification; must not raise
         self._step = step
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -92,6 +94,11 @@ class ClockedWorker:
             self.stats.errors += 1
             self.stats.last_error = f"{exc.__class__.__name__}: {exc}"
             log_error(f"❌ {self.name} step failed: {exc!r}")
+            if self.on_error is not None:
+                try:
+                    self.on_error(self.name, exc)
+                except Exception as report_exc:  # reporting must not stop the worker
+                    log_error(f"❌ {self.name}: reporting the error failed: {report_exc!r}")
         duration = time.perf_counter() - started
         with self._stepped:
             stats = self.stats

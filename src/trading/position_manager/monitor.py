@@ -30,7 +30,7 @@ from src.trading.position_manager.rules import (
     stop_loss,
 )
 from src.trading.venue.port import OrderType
-from src.utils.money import MICRO, from_micro, to_micro
+from src.utils.money import MICRO, from_micro, micro_str, to_micro
 
 ENTRY_ORDER_TTL_S = 120.0  # a resting entry that has not filled by then is stale
 DEFAULT_TICK_MICRO = 10_000
@@ -232,8 +232,8 @@ def plan_position(p: OpenPosition, inputs: MonitorInputs) -> list[Job]:
             jobs.append(
                 Job(
                     key,
-                    f"🎯 exit plan {plan.action}: sell {from_micro(plan.size_micro)} "
-                    f"@ {from_micro(plan.price)}",
+                    f"🎯 exit plan {plan.action}: sell {micro_str(plan.size_micro)} "
+                    f"@ {micro_str(plan.price)}",
                     cancel=working_ids if plan.action is ExitAction.REPLACE else (),
                     place=_params(
                         p,

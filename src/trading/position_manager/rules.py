@@ -113,9 +113,16 @@ class ExitPlan:
 
 
 def exit_price(view: PositionView, rules: PositionRules) -> int:
-    """0.999 when the 0.001 tick allows it and confidence is high; else the target."""
-    if view.tick_micro <= FINE_TICK and view.confidence >= rules.exit_high_confidence:
-        return rules.exit_high_confidence_price
+    """0.999 when the 0.001 tick allows it and confidence is high; else the target.
+
+    Once resting at 0.999 the order stays there while the tick allows it: moving it back
+    and forth with every wobble of the confidence would lose its place in the queue.
+    """
+    high = rules.exit_high_confidence_price
+    if view.tick_micro <= FINE_TICK and (
+        view.confidence >= rules.exit_high_confidence or view.exit_order_price == high
+    ):
+        return high
     target = rules.exit_price_target
     return target - target % view.tick_micro
 

@@ -265,3 +265,20 @@ def test_a_crashed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
     proc.wait(WAIT_S)
     with InstanceLock(db) as lock:
         assert lock.path.read_text() == f"{os.getpid()}\n"
+
+
+def test_a_failing_step_is_reported_and_a_failing_report_does_not_stop_the_worker() -> None:
+    seen: list[tuple[str, str]] = []
+
+    def report(name: str, exc: Exception) -> None:
+        seen.append((name, str(exc)))
+        raise RuntimeError("webhook down")
+
+    def step() -> None:
+        raise ValueError("bad payload")
+
+    worker = ClockedWorker("monitor", step, SimClock(start=T0), 1.0, on_error=report)
+    worker.run_once()
+    worker.run_once()
+    assert seen == [("monitor", "bad payload")] * 2
+    assert worker.stats.steps == 2 and worker.stats.errors == 2

@@ -56,6 +56,19 @@ def test_exit_price_uses_0999_only_when_the_tick_allows_and_confidence_is_high()
     assert exit_price(view(tick_micro=1_000, confidence=0.70), RULES) == 990_000
 
 
+def test_an_exit_at_0999_stays_there_while_the_tick_allows() -> None:
+    resting = view(
+        tick_micro=1_000,
+        confidence=0.60,  # confidence fell back below the threshold
+        exit_order_size_micro=10 * M,
+        exit_order_price=999_000,
+    )
+    assert exit_plan(resting, RULES) is None  # no back-and-forth: keeps its queue place
+    coarse = replace(resting, tick_micro=10_000)
+    moved = exit_plan(coarse, RULES)
+    assert moved is not None and moved.price == 990_000
+
+
 def test_exit_plan_follows_the_position() -> None:
     placed = exit_plan(view(size_micro=10_005_000), RULES)
     assert placed is not None and placed.action is ExitAction.PLACE
@@ -109,6 +122,8 @@ def test_scale_in_respects_the_window_cap() -> None:
 
 def test_stop_loss() -> None:
     assert stop_loss(view(), RULES) is None
+    # bought at or below the trigger: selling there would not limit a loss
+    assert stop_loss(view(best_bid=90_000, best_ask=110_000, cost_micro=M), RULES) is None
     hit = stop_loss(view(best_bid=280_000, best_ask=300_000), RULES)
     assert hit is not None and hit.size_micro == 10 * M and hit.floor_price == 280_000
     one_sided = stop_loss(view(best_bid=250_000, best_ask=None, time_left_s=20), RULES)
