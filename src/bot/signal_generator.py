@@ -8,6 +8,7 @@ its inputs (board + ledger) and records its output.
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 
 from src.bot.market_board import CoinFeed, MarketBoard
 from src.data.db_connection import db_connection
@@ -67,7 +68,21 @@ def entry_block(cur: object, window_id: int) -> str | None:
     return None
 
 
-def signal_view(decision: Decision, window_id: int | None, decision_id: int) -> SignalView:
+def taker_price(decision: Decision, book: BookTop) -> Decimal | None:
+    """The ask of the decided side (the Down ask mirrors the Up bid), if the book had it."""
+    if decision.side is Direction.UP:
+        return book.best_ask
+    if decision.side is Direction.DOWN and book.best_bid is not None:
+        return 1 - book.best_bid
+    return None
+
+
+def signal_view(
+    decision: Decision,
+    window_id: int | None,
+    decision_id: int,
+    book: BookTop | None = None,
+) -> SignalView:
     """The parts of a decision the position monitor uses."""
     a = decision.analysis
     assert a is not None
@@ -79,6 +94,7 @@ def signal_view(decision: Decision, window_id: int | None, decision_id: int) -> 
         direction=selected.direction.value,
         p_up=float(a.fair.p_up),
         limit_price=decision.limit_price,
+        taker_price=None if book is None else taker_price(decision, book),
         shares=decision.shares,
         decision_id=decision_id,
     )
@@ -157,7 +173,7 @@ class SignalGenerator:
         view = (
             None
             if decision.analysis is None
-            else signal_view(decision, feed.window_id, decision_id)
+            else signal_view(decision, feed.window_id, decision_id, snapshot.book)
         )
         self.board.record_decision(coin, feed, decision, view)
         if not decision.is_trade or market is None or feed.window_id is None:

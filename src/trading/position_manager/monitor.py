@@ -46,6 +46,7 @@ class SignalView:
     direction: str  # the selected confidence's direction (UP / DOWN / NEUTRAL)
     p_up: float  # fair value
     limit_price: Decimal | None = None
+    taker_price: Decimal | None = None  # the decided side's ask when it was decided
     shares: Decimal = Decimal(0)
     decision_id: int | None = None
 
@@ -187,7 +188,9 @@ def plan_position(p: OpenPosition, inputs: MonitorInputs) -> list[Job]:
     if signal is not None and window.id not in inputs.reversed_windows:
         flip = reversal(view, signal.action, signal.confidence, rules)
         other = None if flip is None else window.token_for(flip.outcome)
-        if flip is not None and other and signal.limit_price and signal.shares > 0:
+        # a hedge is taken now: at the ask, not at a maker entry's resting price
+        price = signal.taker_price or signal.limit_price
+        if flip is not None and other and price and signal.shares > 0:
             jobs.append(
                 Job(
                     key=f"reversal:{window.id}",
@@ -197,7 +200,7 @@ def plan_position(p: OpenPosition, inputs: MonitorInputs) -> list[Job]:
                         outcome=flip.outcome,
                         token_id=other,
                         side=Side.BUY,
-                        price=signal.limit_price,
+                        price=price,
                         size=signal.shares,
                         order_type=OrderType.FAK,
                         intent="reversal",

@@ -3,6 +3,7 @@ entries, each turned into the right Job (and never twice)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -562,3 +563,16 @@ def test_signal_helpers() -> None:
     assert s.confidence_for("UP") == 0.0
     assert s.fair_value_for("UP") == pytest.approx(0.2)
     assert s.fair_value_for("DOWN") == pytest.approx(0.8)
+
+
+def test_a_reversal_takes_the_ask_not_a_resting_price() -> None:
+    flip = replace(FLIP["BTC"], limit_price=Decimal("0.60"), taker_price=Decimal("0.66"))
+    jobs = plan(
+        position(),
+        books=(CALM,),
+        signals={"BTC": flip},
+        rules=PositionRules(enable_reversal=True),
+    )
+    [job] = jobs
+    assert job.is_reversal and job.place is not None
+    assert job.place.price == Decimal("0.66")
