@@ -23,6 +23,7 @@ from src.trading.position_manager.jobs import Job, RedeemRequest
 from src.trading.position_manager.order_sync import sync_orders
 from src.trading.position_manager.portfolio import window_by_slug
 from src.trading.position_manager.settlement import book_redemption
+from src.trading.state import position_lock
 from src.trading.venue.port import VenueUnavailableError
 from src.utils.logger import log, log_error, log_warning
 from src.utils.money import micro_str
@@ -155,7 +156,7 @@ class OrderPlacer:
 
     def _mark(self, order_id: int, position_id: int, reason: str) -> None:
         """Give the position its exit reason once the order behind it has traded."""
-        with db_connection() as cur:
+        with position_lock, db_connection() as cur:
             cur.execute(
                 "UPDATE positions SET exit_reason = COALESCE(exit_reason, ?) WHERE id = ? "
                 "AND EXISTS (SELECT 1 FROM orders WHERE id = ? AND filled_micro > 0)",
