@@ -137,8 +137,15 @@ async def fund(request: web.Request) -> web.Response:
 
 async def get_faults(request: web.Request) -> web.Response:
     """``GET /admin/faults``: the active spec and its parsed rules."""
-    plan = ctx_of(request).faults
-    return json_response({"spec": plan.spec, "rules": plan.describe()})
+    ctx = ctx_of(request)
+    plan = ctx.faults
+    return json_response(
+        {
+            "spec": plan.spec,
+            "rules": plan.describe(),
+            "injected": ctx.fault_counts.snapshot(),
+        }
+    )
 
 
 async def set_faults(request: web.Request) -> web.Response:

@@ -29,7 +29,7 @@ from src.sim.emulator.auth import (
 )
 from src.sim.emulator.config import EmulatorConfig
 from src.sim.emulator.errors import AuthError, AuthFailure
-from src.sim.emulator.faults import FaultPlan
+from src.sim.emulator.faults import FaultCounts, FaultPlan
 from src.sim.emulator.heartbeats import Heartbeats
 from src.sim.emulator.http_util import NO_ORDERBOOK, error
 from src.sim.emulator.notifications import Notifications
@@ -82,9 +82,12 @@ class BookReader:
     """Book snapshots, optionally stale: with a staleness ``s`` an answer may be a
     snapshot taken up to ``s`` emulator seconds ago (the "stale books" fault)."""
 
-    def __init__(self, venue: SimVenue, clock: Clock) -> None:
+    def __init__(
+        self, venue: SimVenue, clock: Clock, counts: FaultCounts | None = None
+    ) -> None:
         self._venue = venue
         self._clock = clock
+        self._counts = counts or FaultCounts()
         self._lock = threading.Lock()
         self._frozen: dict[str, BookSnapshot] = {}
 
@@ -94,6 +97,8 @@ class BookReader:
             with self._lock:
                 kept = self._frozen.get(token_id)
             if kept is not None and self._clock.now() - kept.timestamp <= staleness:
+                if kept.timestamp < self._clock.now():
+                    self._counts.add("stale")
                 return kept
         try:
             status_token = self._venue.market_for_token(token_id)
@@ -141,7 +146,8 @@ class EmulatorContext:
         self.notifications = notifications
         self.faults = faults
         self.executor = executor
-        self.books = BookReader(self.venue, self.clock)
+        self.fault_counts = FaultCounts()
+        self.books = BookReader(self.venue, self.clock, self.fault_counts)
         self.auth_policy = AuthPolicy(
             chain_id=config.chain_id, max_skew_seconds=config.auth_skew
         )

@@ -211,6 +211,36 @@ def _retry_after(seconds: float) -> str:
     return str(max(1, round(seconds)))
 
 
+class FaultCounts:
+    """How many faults of each kind were injected over the emulator's life (across every
+    plan installed), for ``GET /admin/faults`` and chaos reports."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[str, int] = {}
+
+    def add(self, kind: str, n: int = 1) -> None:
+        """Count ``n`` injections of ``kind``."""
+        with self._lock:
+            self._counts[kind] = self._counts.get(kind, 0) + n
+
+    def record(self, decision: Decision) -> None:
+        """Count what one HTTP decision injects."""
+        if decision.latency:
+            self.add("latency")
+        if decision.rejection is not None:
+            self.add("429" if decision.rejection.status == 429 else "5xx")
+        if decision.after is AfterAction.HOLD:
+            self.add("timeout")
+        elif decision.after is AfterAction.DROP:
+            self.add("drop")
+
+    def snapshot(self) -> dict[str, int]:
+        """The counts so far, by kind."""
+        with self._lock:
+            return dict(sorted(self._counts.items()))
+
+
 class FaultPlan:
     """The active rules and their RNGs; thread-safe. Replace it to change the faults."""
 

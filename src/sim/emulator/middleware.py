@@ -29,9 +29,11 @@ async def fault_middleware(request: web.Request, handler: Handler) -> web.Stream
     group = request.app[ROUTE_GROUPS].get(name)
     if group is None or group == ADMIN_GROUP:
         return await handler(request)
-    decision = request.app[CONTEXT].faults.decide(name, group)
+    context = request.app[CONTEXT]
+    decision = context.faults.decide(name, group)
     if decision.clean:
         return await handler(request)
+    context.fault_counts.record(decision)
     if decision.latency:
         await asyncio.sleep(decision.latency)
     rejection = decision.rejection

@@ -272,6 +272,8 @@ class Emulator:
         context = self.context
         on, duration = plan.engine_post_only()
         context.venue.set_post_only_mode(on)
+        if on:
+            context.fault_counts.add("postonly")
         self._post_only_until = (
             context.clock.now() + duration if on and duration is not None else None
         )

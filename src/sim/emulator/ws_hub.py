@@ -174,6 +174,7 @@ class WsHub:
             after = faults.ws_drop_after(conn.channel)
             if after is not None and now - conn.opened_at >= after:
                 log(f"💥 fault {conn.channel}: dropping a websocket after {after:g}s")
+                self._ctx.fault_counts.add("ws_drop")
                 self.connections.discard(conn)
                 conn.drop()
 

@@ -190,3 +190,18 @@ def test_fault_draws_are_deterministic_per_seed() -> None:
     assert first == _statuses(seed=3)
     assert set(first) == {200, 500}
     assert first != _statuses(seed=4)
+
+
+def test_injected_faults_are_counted_by_kind_across_plans() -> None:
+    emu = start_emulator()
+    try:
+        emu.set_faults("book:5xx=1")
+        token = current_market(emu).up_token_id
+        for _ in range(3):
+            requests.get(f"{emu.base_url}/book", params={"token_id": token}, timeout=5)
+        emu.set_faults("book:429=1,engine:postonly=on")
+        requests.get(f"{emu.base_url}/book", params={"token_id": token}, timeout=5)
+        body = requests.get(f"{emu.base_url}/admin/faults", timeout=5).json()
+        assert body["injected"] == {"5xx": 3, "429": 1, "postonly": 1}
+    finally:
+        emu.stop()
