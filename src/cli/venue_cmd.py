@@ -67,6 +67,7 @@ def venue_from_settings(settings: Settings) -> ClobVenue:
         signature_type=settings.signature_type,
         funder=settings.funder_address or None,
         creds=creds,
+        timeout_s=settings.venue_timeout_sec,
     )
 
 

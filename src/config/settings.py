@@ -678,6 +678,17 @@ class Settings:
             low_open=True,
         ),
     )
+    venue_timeout_sec: float = field(
+        default=5.0,
+        metadata=opt(
+            "VENUE_TIMEOUT_SEC",
+            "Runtime",
+            "Seconds before an unanswered venue request counts as ambiguous.",
+            kind="float",
+            low=0.1,
+            high=60.0,
+        ),
+    )
     open_orders_on_exit: str = field(
         default="cancel",
         metadata=opt(

@@ -38,6 +38,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
+import httpx
 import requests
 from py_clob_client_v2 import (
     ApiCreds,
@@ -87,6 +88,9 @@ DUPLICATED = "Duplicated"  # in the venue's text: the order exists already
 LIVE_STATUSES = ("LIVE", "DELAYED", "UNMATCHED")
 DEFAULT_RATE_PER_S = 15.0  # below every CLOB read limit we use (balance: 200/10 s)
 DATA_PAGE = 500
+
+
+DEFAULT_TIMEOUT_S = 5.0
 
 
 class ClobVenueError(RuntimeError):
@@ -273,7 +277,7 @@ class ClobVenue:
         read_attempts: int = 3,
         retry_wait_s: float = 0.2,
         session: requests.Session | None = None,
-        timeout_s: float = 5.0,
+        timeout_s: float | None = None,
     ) -> None:
         if client.creds is None:
             raise ClobVenueError("the client needs L2 credentials (set_api_creds)")
@@ -281,7 +285,11 @@ class ClobVenue:
         self.data_url = data_url.rstrip("/")
         self._limiter = RateLimiter(rate_per_s)
         self._session = session or requests.Session()
-        self._timeout_s = timeout_s
+        self._timeout_s = DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s
+        if timeout_s is not None:
+            # the official client sends through one module-level httpx client: its
+            # timeout is its configuration (unanswered by then = ambiguous, not lost)
+            client_http._http_client.timeout = httpx.Timeout(timeout_s)
         self._version: int | None = None
         self._neg_risk: dict[str, bool] = {}
         self._retrying = retry(
