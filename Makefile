@@ -13,7 +13,7 @@ WINDOWS ?= 3
 PIP := $(PY) -m pip -q --disable-pip-version-check
 PIP_NOISE := is ignored: it is neither
 
-.PHONY: help install run test lint format bench clean
+.PHONY: help install run test lint format bench chaos clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ lint: $(STAMP) ## Check style with ruff
 format: $(STAMP) ## Format the code with ruff
 	$(BIN)/ruff format src tests
 	$(BIN)/ruff check --fix src tests
+
+chaos: $(STAMP) ## Full chaos run: faults + 20 SIGKILLs over 200 coin-windows, ledger checked
+	$(PY) -m tests.chaos $(CHAOS_ARGS)
 
 bench: $(STAMP) ## Run the benchmarks (results go to docs/BENCHMARKS.md by hand)
 	$(PY) -m tests.benchmarks $(BENCH_ARGS)

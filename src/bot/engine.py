@@ -219,7 +219,10 @@ class Bot:
             try:
                 opening = venue.collateral_micro()
             except VenueUnavailableError as exc:
-                raise StartupError(f"the venue did not answer: {exc}") from exc
+                raise StartupError(
+                    f"the venue did not answer ({exc}); check it with `polyflup doctor`, "
+                    "then `polyflup reconcile --dry-run`"
+                ) from exc
             with db_connection() as cur:
                 record_cash(cur, "deposit", opening, now_ms, "opening balance")
             log(f"💰 opening balance {micro_str(opening)} booked")

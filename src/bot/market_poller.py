@@ -2,8 +2,9 @@
 
 One step per poll interval: discover the current and next window of every coin (Gamma, in
 the background), read every current Up book in **one** batched request, refresh each coin's
-klines incrementally, and publish the result on the :class:`MarketBoard`. A failing source
-leaves the previous data in place; the strategy refuses stale data by itself.
+klines incrementally, and publish the result on the :class:`MarketBoard`. A failed book read
+publishes no book (the strategy passes on it); failed klines keep the cached ones, which
+the strategy refuses by itself once they are stale.
 """
 
 from __future__ import annotations

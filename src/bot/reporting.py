@@ -180,9 +180,10 @@ def build_summary(
         ).fetchone()[0]
         open_orders = len(working_orders(cur))
         reasons = cur.execute(
-            "SELECT CASE WHEN p.exit_reason = 'settlement' OR p.exit_reason IS NULL THEN "
-            "CASE WHEN s.won = 1 THEN 'settlement_win' WHEN s.won = 0 THEN "
-            "'settlement_loss' ELSE 'open' END ELSE p.exit_reason END AS reason, "
+            "SELECT CASE WHEN p.status = 'open' THEN 'open' "
+            "WHEN p.exit_reason = 'settlement' OR (p.exit_reason IS NULL AND s.won IS NOT "
+            "NULL) THEN CASE WHEN s.won = 1 THEN 'settlement_win' ELSE 'settlement_loss' "
+            "END WHEN p.exit_reason IS NULL THEN 'closed' ELSE p.exit_reason END AS reason, "
             "COUNT(*), COALESCE(SUM(p.realized_pnl_micro), 0) FROM positions p "
             "LEFT JOIN settlements s ON s.position_id = p.id WHERE p.opened_ms >= ? "
             "GROUP BY reason ORDER BY reason",

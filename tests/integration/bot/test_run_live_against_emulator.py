@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.bot.conftest import BotSetup
+from tests.support.processes import BotSetup
 
 pytestmark = pytest.mark.integration
 
