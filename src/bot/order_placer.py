@@ -40,6 +40,7 @@ class PlacerStats:
     cancels: int = 0
     redemptions: int = 0
     failures: int = 0
+    expired: int = 0
 
 
 class OrderPlacer:
@@ -136,6 +137,13 @@ class OrderPlacer:
             if job.place is not None and job.place.side == "SELL" and reply.not_cancelled:
                 # the tokens may still be reserved by an order that is trading right now
                 log_warning(f"⚠️ {job.reason}: not every order was cancelled; waiting")
+                return
+        if job.place is not None and job.not_after is not None:
+            if ctx.clock.now() >= job.not_after:
+                # queued behind slower jobs until its window closed: the venue would
+                # refuse it ("not yet ready"), and it no longer means anything
+                log_warning(f"⏱️ dropped (its window is over): {job.reason}")
+                self.stats.expired += 1
                 return
         if job.place is not None:
             log(job.reason)

@@ -189,6 +189,7 @@ class SignalGenerator:
             ),
             place=entry_params(decision, feed, decision_id),
             origin_perf=feed.tick_perf,
+            not_after=float(feed.window.end),
         )
         if self.submit(job):
             self.trades += 1  # the placer logs the job when it runs it

@@ -49,7 +49,7 @@ MICRO = 1_000_000
 COINS = 4
 # Holds outlast VENUE_TIMEOUT_SEC (1 s real) at ×300: the order exists, the bot never hears.
 DEFAULT_FAULTS = (
-    "order:5xx=0.03,order:timeout=0.02/600s,order:drop=0.02,cancel:5xx=0.03,"
+    "order:5xx=0.05,books:5xx=0.02,order:timeout=0.02/600s,order:drop=0.02,cancel:5xx=0.03,"
     "cancel:drop=0.02,all:429=0.01/1s,clob:latency=1ms..3ms,books:stale=5s,"
     "ws:drop=300s"
 )
@@ -150,6 +150,9 @@ def run_chaos(
             restarts += 1
             out.print(f"💥 kill {restarts}/{config.kills} at emulator time {kill_at:.0f}")
             bot = setup.start(duration=end - emu.time(), output=log)
+        if not post_only_done:
+            _wait_for_time(emu, post_only_at, bot)
+            emu.set_faults(f"{config.faults},engine:postonly={POST_ONLY_S:.0f}s")
         bot.wait(RUN_END_TIMEOUT_S)
         emu.set_faults("")  # the final reconciliation must be able to prove everything
         final = setup.cli("reconcile")

@@ -42,10 +42,17 @@ class EmulatorProcess:
     base_url: str
 
     def time(self) -> float:
-        """The emulator's clock (``GET /time``, whole seconds)."""
-        answer = requests.get(f"{self.base_url}/time", timeout=10)
-        answer.raise_for_status()
-        return float(answer.json())
+        """The emulator's clock (``GET /time``, whole seconds), asked again through any
+        fault the emulator injects (429, 5xx, dropped connections)."""
+        last: Exception | None = None
+        for _ in range(100):
+            try:
+                answer = requests.get(f"{self.base_url}/time", timeout=10)
+                answer.raise_for_status()
+                return float(answer.json())
+            except requests.RequestException as exc:
+                last = exc
+        raise RuntimeError(f"the emulator's /time never answered: {last}")
 
     def faults(self) -> dict[str, Any]:
         """``GET /admin/faults``: the spec, its rules and the faults injected so far."""

@@ -36,3 +36,6 @@ class Job:
     sync_orders: bool = False  # look up working orders the venue no longer lists
     mark_position: tuple[int, str] | None = None  # (position id, exit reason) once placed
     origin_perf: float | None = None  # perf_counter of the data tick behind it (latency)
+    not_after: float | None = (
+        None  # Clock time past which the order is pointless (window end)
+    )

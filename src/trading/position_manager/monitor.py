@@ -181,6 +181,7 @@ def plan_position(p: OpenPosition, inputs: MonitorInputs) -> list[Job]:
                     "stop_loss",
                 ),
                 mark_position=(p.id, "stop_loss"),
+                not_after=window.end_ms / 1000,
             )
         ]
 
@@ -209,6 +210,7 @@ def plan_position(p: OpenPosition, inputs: MonitorInputs) -> list[Job]:
                     ),
                     is_reversal=True,
                     mark_position=(p.id, "reversal"),
+                    not_after=window.end_ms / 1000,
                 )
             )
             return jobs
@@ -223,6 +225,7 @@ def plan_position(p: OpenPosition, inputs: MonitorInputs) -> list[Job]:
                     place=_params(
                         p, Side.BUY, add.price, add.size_micro, OrderType.FAK, "scale_in"
                     ),
+                    not_after=window.end_ms / 1000,
                 )
             )
 
@@ -246,6 +249,7 @@ def plan_position(p: OpenPosition, inputs: MonitorInputs) -> list[Job]:
                         OrderType.GTC,
                         "exit_plan",
                     ),
+                    not_after=window.end_ms / 1000,
                 )
             )
     return jobs

@@ -45,7 +45,24 @@ def market_amount_micro(spec: OrderSpec) -> int:
         amount = spec.size_micro * spec.price_micro // MICRO
     else:
         amount = spec.size_micro
-    return amount - amount % CENT_MICRO
+    amount -= amount % CENT_MICRO
+    if spec.side is Side.BUY:
+        amount = _four_decimal_shares(amount, spec.price_micro)
+    return amount
+
+
+def _four_decimal_shares(amount_micro: int, price_micro: int) -> int:
+    """The largest cent amount ≤ ``amount_micro`` whose shares at ``price_micro`` have at
+    most 4 decimals: the venue refuses a market BUY whose taker amount has more, and on the
+    0.001 tick the client would sign 5 (``amount / price`` is not rounded to 4 there)."""
+    if price_micro % 10_000 == 0:
+        return amount_micro  # 0.01 tick: the client rounds the shares to 4 decimals
+    thousandths = price_micro // 1_000
+    cents = amount_micro // CENT_MICRO
+    for candidate in range(cents, max(cents - thousandths, 0), -1):
+        if candidate * 100_000 % thousandths == 0:
+            return candidate * CENT_MICRO
+    return 0  # below one tick's worth: nothing valid to send
 
 
 def maker_fill_id(trade_id: str, order_id: str) -> str:

@@ -505,3 +505,28 @@ def test_a_sync_job_updates_orders_the_venue_closed(env: dict) -> None:
     env["venue"].cancel("0xbot", orders()[0][4])
     placer.run_job(Job("sync", "sync", sync_orders=True))
     assert orders()[0][3] == "cancelled"
+
+
+def test_an_order_whose_window_closed_while_queued_is_dropped(env: dict) -> None:
+    """A job that waited past its window's end is not sent (the venue would refuse it)."""
+    placer: OrderPlacer = env["placer"]
+    market = env["market"]
+    job = Job(
+        key="late",
+        reason="late entry",
+        place=TradeParams(
+            "BTC",
+            "UP",
+            market.up_token_id,
+            Side.BUY,
+            Decimal("0.55"),
+            Decimal("10"),
+            OrderType.FAK,
+            window_id=env["window_id"],
+        ),
+        not_after=env["clock"].now() - 1,
+    )
+    placer.run_job(job)
+    assert placer.stats.expired == 1 and placer.stats.orders == 0
+    with db_connection(readonly=True) as cur:
+        assert cur.execute("SELECT COUNT(*) FROM orders").fetchone()[0] == 0
