@@ -138,13 +138,13 @@ class OrderPlacer:
                 # the tokens may still be reserved by an order that is trading right now
                 log_warning(f"⚠️ {job.reason}: not every order was cancelled; waiting")
                 return
-        if job.place is not None and job.not_after is not None:
-            if ctx.clock.now() >= job.not_after:
-                # queued behind slower jobs until its window closed: the venue would
-                # refuse it ("not yet ready"), and it no longer means anything
-                log_warning(f"⏱️ dropped (its window is over): {job.reason}")
-                self.stats.expired += 1
-                return
+        expired = job.not_after is not None and ctx.clock.now() >= job.not_after
+        if job.place is not None and expired:
+            # queued behind slower jobs until its window closed: the venue would refuse
+            # it ("not yet ready"), and it no longer means anything
+            log_warning(f"⏱️ dropped (its window is over): {job.reason}")
+            self.stats.expired += 1
+            return
         if job.place is not None:
             log(job.reason)
             order_id = execute_trade(job.place, job.is_reversal, context=ctx)
