@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 
 from src.bot.engine import Bot, RunOptions, StartupError, install_signal_handlers
-from src.bot.instance_lock import InstanceLock
+from src.bot.instance_lock import InstanceLock, InstanceLockedError
 from src.bot.live_view import render_summary
 from src.bot.status import RunSummary
 from src.bot.wiring import connect
@@ -101,13 +101,22 @@ def run(
     mode = resolve_run_mode(sim, paper, live, settings.has_wallet)
     settings = dataclasses.replace(settings, db_path=mode_database(settings, mode))
     setup_logging(settings)
-    report = run_migrations(settings.db_path)
-    configure_database(settings.db_path)
-    out = console()
-    out.print(banner(settings, mode, speed, report.current_version))
-    log(f"🚀 run requested: mode={mode} profile={settings.profile}")
-    with InstanceLock(settings.db_path):
+    lock = InstanceLock(settings.db_path)
+    try:
+        lock.acquire()  # before anything touches the database another bot may be using
+    except InstanceLockedError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        if mode is Mode.SIM:
+            reset_database(settings.db_path)
+        report = run_migrations(settings.db_path)
+        configure_database(settings.db_path)
+        out = console()
+        out.print(banner(settings, mode, speed, report.current_version))
+        log(f"🚀 run requested: mode={mode} profile={settings.profile}")
         summary = run_bot(settings, mode, speed, windows, duration, out)
+    finally:
+        lock.release()
     out.print(render_summary(summary))
     if summary.stop_reason == "error":
         ctx.exit(EXIT_FAILURE)
@@ -141,7 +150,7 @@ def mode_database(settings: Settings, mode: Mode) -> Path:
     ``paper.db``) unless ``--db``/``POLYFLUP_DB`` names one. A database holding orders of
     another mode is refused (exit 2): paper fills in a live ledger would be reconciled
     against the real venue. A sim ledger starts empty each run, like the embedded
-    emulator's new world.
+    emulator's new world (``reset_database``, once the instance lock is held).
     """
     path = settings.db_path
     if mode is not Mode.LIVE and settings.source_of("db_path") == "default":
@@ -159,10 +168,13 @@ def mode_database(settings: Settings, mode: Mode) -> Path:
                 )
             ]
         )
-    if mode is Mode.SIM:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
     return path
+
+
+def reset_database(path: Path) -> None:
+    """Start a sim ledger empty (call it holding the instance lock)."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 def _modes_in(path: Path) -> set[str]:

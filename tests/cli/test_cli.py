@@ -277,3 +277,15 @@ def test_a_sim_run_never_wipes_a_ledger_of_real_orders() -> None:
     result = invoke("run", "--sim", "--db", "mine.db", "--windows", "1")
     assert result.exit_code == 2 and "live orders" in result.output
     assert Path("mine.db").exists()
+
+
+def test_a_second_run_on_a_locked_database_is_refused_and_touches_nothing() -> None:
+    from src.bot.instance_lock import InstanceLock
+
+    _orders_of_mode(Path("sim.db"), "sim")
+    before = Path("sim.db").read_bytes()
+    with InstanceLock(Path("sim.db")):  # a running bot holds it
+        result = invoke("run", "--sim", "--duration", "30", "--speed", "300")
+    assert result.exit_code == 1
+    assert "another `polyflup run`" in result.output and "Traceback" not in result.output
+    assert Path("sim.db").read_bytes() == before  # its ledger was not wiped
