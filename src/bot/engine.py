@@ -62,6 +62,7 @@ class RunOptions:
     windows: int | None = None
     duration_s: float | None = None
     live_view: bool = False
+    lockstep: bool = False  # driven step by step (backtests): discovery inline, no threads
 
 
 class Bot:
@@ -85,13 +86,16 @@ class Bot:
         self._stop = threading.Event()
         self.stop_reason = "signal"
         self.board = MarketBoard(tuple(settings.markets))
-        self.directory = MarketDirectory(adapters.gamma.market_by_slug, self.clock)
+        self.directory = MarketDirectory(
+            adapters.gamma.market_by_slug, self.clock, synchronous=options.lockstep
+        )
         self.context = ExecutionContext(
             adapters.venue,
             self.clock,
             self.mode,
             tick_micro=self._tick_of,
             notifier=notifier,
+            recent=adapters.recent,
         )
         install_context(self.context)
         self.placer = OrderPlacer(self.context)

@@ -93,6 +93,27 @@ class OrderPlacer:
         self._thread.join(timeout)
         self._thread = None
 
+    def drain(self) -> int:
+        """Run every queued job now, in this thread (lockstep runs; the thread must not be
+        started); returns how many ran."""
+        if self._thread is not None:
+            raise RuntimeError("drain() is for a placer without its thread")
+        ran = 0
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                return ran
+            if job is None:
+                continue
+            try:
+                self.run_job(job)
+            finally:
+                with self._idle:
+                    self._pending.discard(job.key)
+                    self._idle.notify_all()
+            ran += 1
+
     def _run(self) -> None:
         while True:
             job = self._queue.get()

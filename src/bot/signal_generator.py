@@ -13,6 +13,7 @@ from decimal import Decimal
 from src.bot.market_board import CoinFeed, MarketBoard
 from src.data.db_connection import db_connection
 from src.data.decisions_store import insert_decision
+from src.data.market_data.indicators import IndicatorState
 from src.data.market_data.polymarket import Outcome
 from src.trading.execution import TradeParams
 from src.trading.ledger.accounting import Side
@@ -139,6 +140,23 @@ class SignalGenerator:
         self.submit = submit
         self.decisions = 0
         self.trades = 0
+        # indicators folded in one closed kline at a time (O(1) a decision, not O(history))
+        self._indicators: dict[str, IndicatorState] = {}
+
+    def _fold(self, coin: str, feed: CoinFeed) -> IndicatorState:
+        state = self._indicators.get(coin)
+        if state is None:
+            state = self._indicators[coin] = IndicatorState(self.params.indicator_config())
+        klines = feed.klines.klines if feed.klines is not None else ()
+        recent = state.recent_klines()
+        last_ms = recent[-1].open_time_ms if recent else None
+        fresh = []
+        for kline in reversed(klines):  # only the minutes after the last one folded
+            if last_ms is not None and kline.open_time_ms <= last_ms:
+                break
+            fresh.append(kline)
+        state.update_many(reversed(fresh))
+        return state
 
     def step(self) -> None:
         """Decide each coin whose feed changed since its last decision."""
@@ -151,15 +169,17 @@ class SignalGenerator:
         """Decide, store and (for a trade) queue the entry."""
         now = self.clock.now()
         market = feed.market
+        state = self._fold(coin, feed)
         snapshot = MarketSnapshot(
             window=feed.window,
             now=now,
             strike=feed.strike if feed.strike is not None else float("nan"),
             book=book_top(feed),
             fee_rate=market.fee_rate if market is not None else 0,  # type: ignore[arg-type]
-            klines=feed.klines.klines if feed.klines is not None else (),
+            klines=state.recent_klines(),
             mid_history=self.board.mids(coin),
             spot=feed.spot,
+            indicators=state.snapshot() if state.bars else None,
         )
         now_ms = int(now * 1000)
         with db_connection() as cur:

@@ -19,6 +19,7 @@ from src.config.modes import Mode
 from src.config.settings import Settings
 from src.data.market_data.binance import BinanceMarketData, make_client
 from src.data.market_data.polymarket import GammaClient
+from src.trading.state import RecentFills, recent_fills
 from src.trading.venue.clob import ClobVenue, Heartbeats
 from src.trading.venue.port import Venue
 from src.trading.venue.streams import HeartbeatLoop, UserStream, Watchdog
@@ -56,6 +57,9 @@ class Adapters:
     streams: list[object] = field(default_factory=list)  # start()/stop() objects
     watchdog: Watchdog | None = None
     emulator: object | None = None  # EmulatorHandle in sim
+    # fill reports already applied: shared by the streams and execution (one process, one
+    # account); a backtest brings its own
+    recent: RecentFills = field(default_factory=lambda: recent_fills)
 
     def close(self) -> None:
         """Stop the streams and, in sim, the emulator."""

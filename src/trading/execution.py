@@ -9,8 +9,9 @@ decision collide with its first attempt in the database instead of becoming a se
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable
+import hashlib
+import itertools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -69,6 +70,7 @@ class ExecutionContext:
     min_size_micro: int = DEFAULT_MIN_SIZE_MICRO
     notifier: Notifier | None = None
     recent: RecentFills = field(default_factory=lambda: recent_fills)
+    serial: Iterator[int] = field(default_factory=itertools.count)  # orders prepared
 
 
 _active: list[ExecutionContext] = []
@@ -79,14 +81,19 @@ def install_context(context: ExecutionContext) -> None:
     _active[:] = [context]
 
 
-def client_order_id_for(params: TradeParams, is_reversal: bool) -> str:
-    """Deterministic for a decided trade (retries collide), random otherwise."""
+def client_order_id_for(
+    params: TradeParams, is_reversal: bool, now_ms: int = 0, serial: int = 0
+) -> str:
+    """Deterministic for a decided trade (retries collide); otherwise derived from the
+    order, the time and the context's order serial, so a backtest replays the same ids
+    and two identical orders in one millisecond still differ."""
     if params.client_order_id:
         return params.client_order_id
     tag = f"{params.intent}{'-rev' if is_reversal else ''}"
     if params.decision_id is not None:
         return f"{tag}-d{params.decision_id}"
-    return f"{tag}-{uuid.uuid4().hex[:16]}"
+    seed = f"{params.token_id}/{params.side}/{params.price}/{params.size}/{now_ms}/{serial}"
+    return f"{tag}-{hashlib.sha256(seed.encode()).hexdigest()[:16]}"
 
 
 def intent_for(
@@ -138,7 +145,9 @@ def execute_trade(
     p = trade_params
     tick = ctx.tick_micro(p.token_id)
     spec = OrderSpec(
-        client_order_id=client_order_id_for(p, is_reversal),
+        client_order_id=client_order_id_for(
+            p, is_reversal, int(ctx.clock.now() * 1000), next(ctx.serial)
+        ),
         token_id=p.token_id,
         side=p.side,
         order_type=p.order_type,

@@ -49,9 +49,9 @@ MICRO = 1_000_000
 COINS = 4
 # Holds outlast VENUE_TIMEOUT_SEC (1 s real) at ×300: the order exists, the bot never hears.
 DEFAULT_FAULTS = (
-    "order:5xx=0.05,books:5xx=0.02,order:timeout=0.02/600s,order:drop=0.02,cancel:5xx=0.03,"
-    "cancel:drop=0.02,all:429=0.01/1s,clob:latency=1ms..3ms,books:stale=5s,"
-    "ws:drop=300s"
+    "order:5xx=0.05,order:timeout=0.05/600s,order:drop=0.05,cancel:5xx=0.05,"
+    "cancel:drop=0.05,books:5xx=0.02,books:drop=0.01,all:429=0.01/1s,"
+    "clob:latency=1ms..3ms,books:stale=5s,ws:drop=300s"
 )
 POST_ONLY_S = 300  # emulator seconds of post-only mode, once per run
 RUN_END_TIMEOUT_S = 600.0  # real seconds for the last run to stop by itself

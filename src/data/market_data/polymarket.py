@@ -490,7 +490,8 @@ class MarketDirectory:
     """Token ids and metadata per window, cached, discovered without blocking callers.
 
     ``lookup`` returns what is known now and, when a window is missing, starts one
-    background fetch for it (at most one in flight per window, retried no sooner than
+    background fetch for it (or, ``synchronous``, fetches it at once — lockstep runs)
+    (at most one in flight per window, retried no sooner than
     ``retry_after_s``). Resolved markets are cached for good; open ones until they close.
     """
 
@@ -500,8 +501,10 @@ class MarketDirectory:
         clock: Clock,
         retry_after_s: float = 4.0,
         workers: int = 2,
+        synchronous: bool = False,
     ) -> None:
         self._fetch = fetch
+        self._synchronous = synchronous  # lockstep runs: discover inline, deterministically
         self._clock = clock
         self._retry_after_s = retry_after_s
         self._lock = threading.Lock()
@@ -523,9 +526,10 @@ class MarketDirectory:
             if last is not None and self._clock.now() - last < self._retry_after_s:
                 return None
             self._last_attempt[slug] = self._clock.now()
-            future = self._pool.submit(self._discover, slug)
-            self._inflight[slug] = future
-        return None
+            if not self._synchronous:
+                self._inflight[slug] = self._pool.submit(self._discover, slug)
+                return None
+        return self._discover(slug)
 
     def prefetch(self, windows: Iterable[WindowRef]) -> None:
         """Start discovery of several windows (e.g. the current and next of each coin)."""

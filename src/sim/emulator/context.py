@@ -78,6 +78,31 @@ class MarketSnapshot:
         return 500_000
 
 
+def market_snapshot(source: MarketSource, market: ListedMarket) -> MarketSnapshot:
+    """A listed market's state now (venue status, Up book top, reference prices): what
+    Gamma, the CLOB and the Data API show — over HTTP, or in-process in a backtest."""
+    venue = source.venue
+    status = venue.market_status(market.condition_id)
+    book = venue.book(market.up_token_id, depth=1)
+    now = book.timestamp
+    strike, final = source.reference_prices(market, now)
+    return MarketSnapshot(
+        market=market,
+        now=now,
+        accepting_orders=status.accepting_orders,
+        ended=status.closed,
+        resolved=status.resolved,
+        winner=status.winner,
+        resolved_at=status.resolved_at,
+        tick=status.up_tick,
+        best_bid=book.best_bid,
+        best_ask=book.best_ask,
+        last_trade=book.last_trade_price,
+        price_to_beat=strike,
+        final_price=final,
+    )
+
+
 class BookReader:
     """Book snapshots, optionally stale: with a staleness ``s`` an answer may be a
     snapshot taken up to ``s`` emulator seconds ago (the "stale books" fault)."""
@@ -213,26 +238,7 @@ class EmulatorContext:
 
     def market_snapshot(self, market: ListedMarket) -> MarketSnapshot:
         """The market's state now (venue status, Up book top, reference prices)."""
-        venue = self.venue
-        status = venue.market_status(market.condition_id)
-        book = venue.book(market.up_token_id, depth=1)
-        now = book.timestamp
-        strike, final = self.source.reference_prices(market, now)
-        return MarketSnapshot(
-            market=market,
-            now=now,
-            accepting_orders=status.accepting_orders,
-            ended=status.closed,
-            resolved=status.resolved,
-            winner=status.winner,
-            resolved_at=status.resolved_at,
-            tick=status.up_tick,
-            best_bid=book.best_bid,
-            best_ask=book.best_ask,
-            last_trade=book.last_trade_price,
-            price_to_beat=strike,
-            final_price=final,
-        )
+        return market_snapshot(self.source, market)
 
     def market_of_token(self, token_id: str) -> ListedMarket:
         """The listed market of ``token_id``; 404 ``No orderbook exists…`` otherwise."""

@@ -282,6 +282,15 @@ class Emulator:
             self.config.failure_probability if failure is None else failure
         )
 
+    def build(self) -> EmulatorContext:
+        """Build the world without serving it (backtests drive it in-process with
+        :meth:`step`, the same world ``start`` would serve)."""
+        if self._context is None:
+            self._context = self._build()
+            self._apply_engine_faults(self._context.faults)
+            self.step()  # list the first markets, as start() does
+        return self._context
+
     # -- running ----------------------------------------------------------------------------
 
     def start(self) -> EmulatorHandle:

@@ -10,6 +10,7 @@ held across the REST calls: the watchdog's own lock guards its bookkeeping only,
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -31,6 +32,9 @@ class ResyncVenue(Protocol):
     def fills(self, since_ms: int = 0) -> list[FillEvent]: ...
 
     def open_orders(self) -> list[VenueOrder]: ...
+
+
+RESULTS_KEPT = 100  # the latest resyncs, for status lines and tests
 
 
 class ResyncReason(StrEnum):
@@ -134,7 +138,7 @@ class Watchdog:
         self.recent = recent
         self.on_order = on_order
         self.signal = Signal()
-        self.results: list[ResyncResult] = []
+        self.results: deque[ResyncResult] = deque(maxlen=RESULTS_KEPT)  # bounded
         self._last_message_at = last_message_at
         self._lock = threading.Lock()  # bookkeeping only; never held over I/O
         self._kicked = False

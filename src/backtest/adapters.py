@@ -1,0 +1,64 @@
+"""In-process stand-ins for the HTTP adapters, over the emulator's world without its
+server: the same ``MarketInfo`` Gamma would describe (built by the same payload code and
+parsed by the same parser), the same klines Binance would answer, the same matching
+engine — so a backtest and ``run --sim --lockstep`` see the same market."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from src.data.market_data.polymarket import MarketDataError, MarketInfo, parse_gamma_market
+from src.sim import binance_api
+from src.sim.emulator.context import EmulatorContext, market_snapshot
+from src.sim.emulator.gamma import market_body
+from src.utils.clock import Clock
+
+
+class InProcessGamma:
+    """``market_by_slug`` / ``market_by_token`` without HTTP (GammaClient's interface)."""
+
+    def __init__(self, context: EmulatorContext) -> None:
+        self._context = context
+
+    def _info(self, market: Any) -> MarketInfo | None:
+        if market is None:
+            return None
+        return parse_gamma_market(
+            market_body(market_snapshot(self._context.source, market))
+        )
+
+    def market_by_slug(self, slug: str) -> MarketInfo | None:
+        """The market of ``slug``, as Gamma would describe it."""
+        return self._info(self._context.source.by_slug(slug))
+
+    def market_by_token(self, token_id: str) -> MarketInfo | None:
+        """The market holding ``token_id``."""
+        return self._info(self._context.source.by_token(token_id))
+
+
+class InProcessBinanceClient:
+    """The three python-binance calls ``BinanceMarketData`` makes, answered from the feed
+    by the emulator's own Binance functions (errors become ``MarketDataError``)."""
+
+    def __init__(self, context: EmulatorContext, clock: Clock) -> None:
+        self._feed = context.feed
+        self._clock = clock
+
+    def _answer(self, func: Any, params: dict[str, Any]) -> Any:
+        query = {k: str(v) for k, v in params.items()}
+        try:
+            return func(self._feed, self._clock.now(), query)
+        except binance_api.BinanceApiError as exc:
+            raise MarketDataError(f"Binance error {exc.code}: {exc.message}") from None
+
+    def get_klines(self, **params: Any) -> Any:
+        """``GET /api/v3/klines``."""
+        return self._answer(binance_api.klines, params)
+
+    def get_symbol_ticker(self, **params: Any) -> Any:
+        """``GET /api/v3/ticker/price``."""
+        return self._answer(binance_api.ticker_price, params)
+
+    def futures_funding_rate(self, **params: Any) -> Any:
+        """``GET /fapi/v1/fundingRate``."""
+        return self._answer(binance_api.funding_rate, params)
