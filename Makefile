@@ -13,7 +13,7 @@ WINDOWS ?= 3
 PIP := $(PY) -m pip -q --disable-pip-version-check
 PIP_NOISE := is ignored: it is neither
 
-.PHONY: help install run test lint format bench chaos clean
+.PHONY: help install run test lint format bench chaos soak release clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -47,8 +47,17 @@ format: $(STAMP) ## Format the code with ruff
 chaos: $(STAMP) ## Full chaos run: faults + 20 SIGKILLs over 200 coin-windows, ledger checked
 	$(PY) -m tests.chaos $(CHAOS_ARGS)
 
+soak: $(STAMP) ## Memory soak: 24 simulated hours of sim ×600, 4 coins, RSS every hour
+	$(PY) -m tests.soak.run_soak --hours 24 --speed 600 $(SOAK_ARGS)
+
 bench: $(STAMP) ## Run the benchmarks (results go to docs/BENCHMARKS.md by hand)
 	$(PY) -m tests.benchmarks $(BENCH_ARGS)
+
+# Checks (clean tree, semver > current, a CHANGELOG.md section for it), bumps
+# src/__init__.py, commits "Release X.Y.Z" and tags vX.Y.Z; never pushes.
+# RELEASE_ARGS=--dry-run only checks and prints the tag message.
+release: ## Cut a release: make release VERSION=x.y.z (needs its CHANGELOG.md section)
+	@scripts/release.sh $(RELEASE_ARGS) "$(VERSION)"
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis *.egg-info

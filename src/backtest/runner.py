@@ -20,12 +20,13 @@ from src.bot.engine import Bot, RunOptions
 from src.bot.wiring import Adapters
 from src.config.modes import Mode
 from src.config.settings import Settings
-from src.data.db_connection import configure_database
+from src.data.db_connection import configure_database, db_connection
 from src.data.market_data.binance import BinanceMarketData
 from src.data.market_data.windows import WINDOW_SECONDS
 from src.data.migrations import run_migrations
 from src.sim.calendar import DEFAULT_RESOLVE_DELAY_S
 from src.sim.emulator.config import EmulatorConfig
+from src.sim.emulator.context import EmulatorContext
 from src.sim.emulator.defaults import WARMUP_S
 from src.sim.emulator.server import Emulator
 from src.sim.feeds.generator import DEFAULT_START_MS, MINUTES_PER_DAY, GeneratedFeed
@@ -138,6 +139,29 @@ def run_backtest(
         lockstep.run_until(end, tick)
     finally:
         bot.directory.close()
+    record_outcomes(context)
     windows = int((last - (start - start % WINDOW_SECONDS)) // WINDOW_SECONDS)
     coins = tuple(context.config.coins) if not spec.data_files else tuple(bot.board.coins)
     return BacktestRun(db_path, start, end, windows * len(coins), lockstep.ticks, coins)
+
+
+def record_outcomes(context: EmulatorContext) -> int:
+    """Write every resolved window's outcome into the ledger (decisions of windows the bot
+    never traded are scored against it too); returns how many were written."""
+    with db_connection() as cur:
+        rows = cur.execute(
+            "SELECT id, condition_id FROM windows WHERE outcome IS NULL"
+        ).fetchall()
+        written = 0
+        for window_id, condition_id in rows:
+            try:
+                winner = context.venue.market_status(condition_id).winner
+            except Exception:  # a market the world never listed: leave it unknown
+                continue
+            if winner is not None:
+                cur.execute(
+                    "UPDATE windows SET outcome = ? WHERE id = ?",
+                    (str(winner).upper(), window_id),
+                )
+                written += 1
+    return written

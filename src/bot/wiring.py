@@ -96,7 +96,11 @@ def _sim(settings: Settings, speed: float | None) -> Adapters:
         key = Account.create().key.hex()
         REDACTOR.register(key)
         urls = {_URL_FIELDS[name]: value for name, value in handle.env().items()}
-        sim_settings = dataclasses.replace(settings, private_key=key, **urls)
+        # the embedded emulator knows only this run's key: configured API credentials
+        # belong to another account (or venue) and would be refused
+        sim_settings = dataclasses.replace(
+            settings, private_key=key, api_key="", api_secret="", api_passphrase="", **urls
+        )
         adapters = _connect(sim_settings, Mode.SIM, handle.clock, run_speed)
     except BaseException:
         handle.stop()

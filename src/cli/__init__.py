@@ -7,7 +7,9 @@ from pathlib import Path
 import click
 
 from src import __version__
+from src.cli.backtest_cmd import backtest_cmd
 from src.cli.config_cmd import config_group
+from src.cli.data_cmd import data_group
 from src.cli.db_cmd import migrate, positions, trades
 from src.cli.emulator_cmd import emulator
 from src.cli.redeem_cmd import redeem_cmd
@@ -51,6 +53,8 @@ cli.add_command(reconcile_cmd)
 cli.add_command(redeem_cmd)
 cli.add_command(cancel_all_cmd)
 cli.add_command(doctor_cmd)
+cli.add_command(data_group)
+cli.add_command(backtest_cmd)
 
 
 def main() -> None:

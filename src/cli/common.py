@@ -13,7 +13,7 @@ import click
 from rich.console import Console
 
 from src.config.errors import ConfigError
-from src.config.settings import Settings, load_settings, secret_values
+from src.config.settings import DEFAULT_ENV_FILE, Settings, load_settings, secret_values
 from src.utils.logger import configure_logging, log_error
 from src.utils.redaction import REDACTOR, redact
 
@@ -85,7 +85,22 @@ def build_settings(
         report_config_error(exc)
         ctx.exit(EXIT_CONFIG)
     REDACTOR.register(*secret_values(settings))
+    warn_if_readable_by_others(env_file if env_file is not None else DEFAULT_ENV_FILE)
     return settings
+
+
+def warn_if_readable_by_others(env_file: Path) -> None:
+    """A ``.env`` holds keys: say so when other users of the machine can read it."""
+    try:
+        mode = env_file.stat().st_mode
+    except OSError:
+        return
+    if mode & 0o077:
+        err_console().print(
+            f"⚠️  {env_file} is readable by other users (mode {mode & 0o777:o}) and may "
+            f"hold keys: run `chmod 600 {env_file}`",
+            markup=False,
+        )
 
 
 def report_config_error(exc: ConfigError) -> None:

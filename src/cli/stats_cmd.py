@@ -8,7 +8,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from src.cli.common import console, db_option, emit_json, handle_errors
+from src.cli.common import console, db_option, emit_json, err_console, handle_errors
 from src.cli.db_cmd import read_database
 from src.data.stats import GroupStats, Stats, compute_stats
 from src.utils.money import format_micro, micro_str
@@ -78,19 +78,47 @@ def _group_table(title: str, groups: tuple[GroupStats, ...]) -> Table:
 @click.command("stats")
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (amounts as strings).")
+@click.option(
+    "--png",
+    "png_path",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    metavar="FILE",
+    help="Also draw the figures into a PNG: PnL curve, by symbol, by exit reason, "
+    "calibration.",
+)
 @click.pass_context
 @handle_errors
-def stats(ctx: click.Context, db_path: Path | None, as_json: bool) -> None:
-    """Performance by symbol, day and exit reason, calibration, and the ledger's cash."""
+def stats(
+    ctx: click.Context, db_path: Path | None, as_json: bool, png_path: Path | None
+) -> None:
+    """Performance by symbol, day and exit reason, calibration, and the ledger's cash.
+
+    Examples:
+
+      polyflup stats
+
+      polyflup stats --db sim.db --png stats.png
+    """
     with read_database(ctx, db_path) as cur:
         figures = None if cur is None else compute_stats(cur)
     if figures is None:
         if as_json:
             emit_json({})
+        if png_path is not None:
+            err_console().print(
+                f"No chart written to {png_path}: there is no ledger yet.", markup=False
+            )
         return
     if as_json:
         emit_json(stats_json(figures))
-        return
+    else:
+        print_tables(figures)
+    if png_path is not None:
+        write_png(figures, png_path, as_json)
+
+
+def print_tables(figures: Stats) -> None:
+    """The headline, the three PnL tables and the calibration table."""
     out = console()
     total = figures.total
     out.print(
@@ -120,3 +148,20 @@ def stats(ctx: click.Context, db_path: Path | None, as_json: bool) -> None:
                 _pct(b.hit_rate),
             )
         out.print(table)
+
+
+def write_png(figures: Stats, path: Path, as_json: bool) -> None:
+    """Draw the chart, or say why not (messages on stderr when stdout carries JSON)."""
+    out = err_console() if as_json else console()
+    if not figures.total.positions and not figures.calibration:
+        out.print(
+            f"No chart written to {path}: no closed positions and no decided windows "
+            "with an outcome yet.",
+            markup=False,
+            soft_wrap=True,  # a long path stays on one line
+        )
+        return
+    from src.reports.stats_plot import write_stats_png  # matplotlib only when asked
+
+    write_stats_png(figures, path)
+    out.print(f"📈 Chart written to {path}", markup=False, soft_wrap=True)

@@ -6,6 +6,7 @@ real venue, or ``polyflup emulator`` when the URLs point at it.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -193,10 +194,7 @@ def _check(name: str, fix: str, run: Callable[[], str]) -> Check:
         return Check(name, False, redact(str(exc)) or exc.__class__.__name__, fix)
 
 
-def run_checks(settings: Settings) -> list[Check]:
-    """Every preflight check, in order; later ones are skipped when they cannot work."""
-    checks = [Check("configuration", True, f"profile {settings.profile}")]
-
+def _database_check(settings: Settings) -> Check:
     def database() -> str:
         if not settings.db_path.exists():
             raise RuntimeError(f"no database at {settings.db_path}")
@@ -207,7 +205,58 @@ def run_checks(settings: Settings) -> list[Check]:
             raise RuntimeError(f"schema version {version} < {code_version()}")
         return f"{settings.db_path} (schema version {version})"
 
-    checks.append(_check("database migrated", "run `polyflup migrate`", database))
+    return _check("database migrated", "run `polyflup migrate`", database)
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether ``pid`` is a live process that is not this one (nor a reused pid)."""
+    if pid <= 0 or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    try:  # where /proc exists, a reused pid of another program is not the bot
+        return b"polyflup" in cmdline.read_bytes()
+    except OSError:
+        return not Path("/proc/self").exists()
+
+
+def bot_running_check(db_path: Path) -> Check:
+    """Whether a ``polyflup run`` holds this database's instance lock, without touching
+    the lock (taking it, even shared, could make a starting bot refuse to run)."""
+    lock = Path(f"{db_path}.lock")
+
+    def running() -> str:
+        try:
+            text = lock.read_text(encoding="ascii", errors="replace").strip()
+        except FileNotFoundError:
+            raise RuntimeError(f"no bot has run on {db_path} (no {lock.name})") from None
+        pid = int(text) if text.isdigit() else 0
+        if not _process_alive(pid):
+            raise RuntimeError(f"no bot running on {db_path} (last pid {text or '?'})")
+        return f"pid {pid} holds {lock}"
+
+    return _check("bot running", "start it: `polyflup run` (or see its logs)", running)
+
+
+def local_checks(settings: Settings) -> list[Check]:
+    """The checks that need no network and no key, for a healthcheck of a running bot:
+    the configuration, the database's schema, and a live bot on that database."""
+    return [
+        Check("configuration", True, f"profile {settings.profile}"),
+        _database_check(settings),
+        bot_running_check(settings.db_path),
+    ]
+
+
+def run_checks(settings: Settings) -> list[Check]:
+    """Every preflight check, in order; later ones are skipped when they cannot work."""
+    checks = [Check("configuration", True, f"profile {settings.profile}")]
+    checks.append(_database_check(settings))
 
     def reach(url: str) -> Callable[[], str]:
         def run() -> str:
@@ -282,13 +331,26 @@ def run_checks(settings: Settings) -> list[Check]:
 
 
 @click.command("doctor")
+@click.option(
+    "--local",
+    is_flag=True,
+    help="Only what needs no network and no key: configuration, database, and a bot "
+    "running on it (for healthchecks).",
+)
+@db_option
 @click.pass_context
 @handle_errors
-def doctor_cmd(ctx: click.Context) -> None:
-    """Preflight: configuration, database, venue and Binance, clock, credentials, balance."""
+def doctor_cmd(ctx: click.Context, local: bool, db_path: Path | None) -> None:
+    """Preflight: configuration, database, venue and Binance, clock, credentials, balance.
+
+    Exit 0 when every check passes, 1 when any fails. With --local (a container's
+    healthcheck) it checks only the configuration, the database's schema and that a
+    `polyflup run` holds the database's lock.
+    """
     env_file: Path | None = ctx.obj.get("env_file") if ctx.obj else None
+    overrides = {} if db_path is None else {"POLYFLUP_DB": str(db_path)}
     try:
-        settings = load_settings(env_file=env_file)
+        settings = load_settings(env_file=env_file, overrides=overrides)
     except ConfigError as exc:
         checks = [
             Check(
@@ -300,8 +362,8 @@ def doctor_cmd(ctx: click.Context) -> None:
         ]
     else:
         REDACTOR.register(*secret_values(settings))
-        checks = run_checks(settings)
-    table = Table(title="polyflup doctor")
+        checks = local_checks(settings) if local else run_checks(settings)
+    table = Table(title="polyflup doctor --local" if local else "polyflup doctor")
     table.add_column("")
     table.add_column("Check")
     table.add_column("Result")

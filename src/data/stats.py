@@ -49,6 +49,15 @@ class CalibrationBucket:
 
 
 @dataclass(frozen=True, slots=True)
+class ClosedPosition:
+    """One closed position's realised PnL at its close time (for the PnL curve)."""
+
+    closed_ms: int
+    symbol: str
+    pnl_micro: int
+
+
+@dataclass(frozen=True, slots=True)
 class Stats:
     """Everything ``polyflup stats`` shows."""
 
@@ -59,16 +68,19 @@ class Stats:
     by_day: tuple[GroupStats, ...]
     by_exit_reason: tuple[GroupStats, ...]
     calibration: tuple[CalibrationBucket, ...]
+    closed: tuple[ClosedPosition, ...] = ()  # by close time, oldest first
 
 
 # The money a closed position put in: the cost of every buy fill on its token.
 _CLOSED = """
 SELECT p.symbol, strftime('%Y-%m-%d', p.closed_ms / 1000, 'unixepoch') AS day,
+       COALESCE(p.closed_ms, p.updated_ms) AS closed_ms,
        COALESCE(p.exit_reason, 'unknown') AS reason, p.realized_pnl_micro AS pnl,
        p.fees_micro AS fees,
        COALESCE((SELECT SUM(f.notional_micro) FROM fills f WHERE f.token_id = p.token_id
                  AND f.side = 'BUY' AND f.status != 'FAILED'), 0) AS cost
 FROM positions p WHERE p.status IN ('closed', 'settled', 'redeemed')
+ORDER BY closed_ms, p.id
 """
 
 
@@ -135,4 +147,5 @@ def compute_stats(cur: sqlite3.Cursor) -> Stats:
         by_day=_group(rows, "day"),
         by_exit_reason=_group(rows, "reason"),
         calibration=calibration(cur),
+        closed=tuple(ClosedPosition(r["closed_ms"], r["symbol"], r["pnl"]) for r in rows),
     )

@@ -151,9 +151,9 @@ def test_a_fill_during_a_ws_cut_is_caught_by_the_watchdog_resync(
 
     assert stream.wait_connected(count=2, timeout=WAIT_S)
     assert watchdog.signal.wait_for(
-        lambda: any(r.booked for r in watchdog.results[1:]), WAIT_S
+        lambda: any(r.booked for r in list(watchdog.results)[1:]), WAIT_S
     )
-    caught = [r for r in watchdog.results[1:] if r.booked]
+    caught = [r for r in list(watchdog.results)[1:] if r.booked]
     assert caught[0].reason is ResyncReason.RECONNECT
     assert FillOutcome.BOOKED not in stream.outcomes  # the socket never saw it
     assert any(u.live for u in caught[0].orders)  # the 4 left still rest on the book

@@ -1,0 +1,1 @@
+"""Reports drawn from the ledger's figures (charts for ``polyflup stats``, later backtests)."""
