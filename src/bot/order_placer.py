@@ -53,16 +53,22 @@ class OrderPlacer:
         self.redeem_supported = True
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._pending: set[str] = set()
+        self._done_at: dict[str, float] = {}  # key → monotonic time its last job ended
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._thread: threading.Thread | None = None
 
     # -- producers ----------------------------------------------------------------------
 
-    def submit(self, job: Job) -> bool:
-        """Queue ``job`` unless one with its key is already queued or running."""
+    def submit(self, job: Job, planned_at: float | None = None) -> bool:
+        """Queue ``job`` unless one with its key is already queued or running — or, given
+        ``planned_at`` (``time.monotonic()`` when the caller read the state it planned
+        from), finished after that read: the plan may not know that job's order yet."""
         with self._lock:
             if job.key in self._pending:
+                return False
+            done = self._done_at.get(job.key)
+            if planned_at is not None and done is not None and done >= planned_at:
                 return False
             self._pending.add(job.key)
         self._queue.put(job)
@@ -109,9 +115,7 @@ class OrderPlacer:
             try:
                 self.run_job(job)
             finally:
-                with self._idle:
-                    self._pending.discard(job.key)
-                    self._idle.notify_all()
+                self._finished(job)
             ran += 1
 
     def _run(self) -> None:
@@ -122,9 +126,16 @@ class OrderPlacer:
             try:
                 self.run_job(job)
             finally:
-                with self._idle:
-                    self._pending.discard(job.key)
-                    self._idle.notify_all()
+                self._finished(job)
+
+    def _finished(self, job: Job) -> None:
+        with self._idle:
+            self._pending.discard(job.key)
+            self._done_at[job.key] = time.monotonic()
+            if len(self._done_at) > 10_000:  # keys of long-gone positions
+                cutoff = time.monotonic() - 3_600
+                self._done_at = {k: v for k, v in self._done_at.items() if v > cutoff}
+            self._idle.notify_all()
 
     def run_job(self, job: Job) -> None:
         """One job, start to end; never raises (a failed job is logged and retried by

@@ -60,6 +60,7 @@ class PositionMonitor:
     def step(self) -> None:
         """Read, plan, hand the jobs to the placer."""
         started = time.perf_counter()
+        planned_at = time.monotonic()  # jobs finished after this read are not in it
         now = self.clock.now()
         with db_connection(readonly=True) as cur:
             positions = open_positions(cur)
@@ -121,7 +122,7 @@ class PositionMonitor:
             last = self._asked.get(job.key)
             if last is not None and now - last < RESUBMIT_AFTER_S:
                 continue
-            if self.placer.submit(job):
+            if self.placer.submit(job, planned_at):
                 self._asked[job.key] = now
                 submitted += 1
         if len(self._asked) > 10_000:

@@ -404,6 +404,33 @@ class ClobVenue:
             raise ClobVenueError(f"unsupported CLOB order version {version}")
         neg_risk = self._neg_risk_of(spec.token_id)
         options = PartialCreateOrderOptions(neg_risk=neg_risk, version=version)
+        try:
+            signed = self._sign(spec, options)
+        except PolyException as exc:
+            if "invalid price" not in str(exc):
+                raise
+            # the market moved to a finer tick after the client cached it (the client
+            # keeps tick sizes for good): refresh its cache once, then sign again
+            self._refresh_tick(spec.token_id)
+            signed = self._sign(spec, options)
+        # the venue knows the order by its signed amounts: record the shares they carry
+        # (a price × size rounded to cents can sign 70.95 shares when 70.96 were asked)
+        shares = int(signed.takerAmount if spec.side is Side.BUY else signed.makerAmount)
+        if shares > 0 and shares != spec.size_micro:
+            spec = dataclasses.replace(spec, size_micro=shares)
+        return PreparedOrder(spec, self._order_hash(signed, neg_risk, version), signed)
+
+    def _refresh_tick(self, token_id: str) -> None:
+        """Re-read the market's parameters (tick size) into the client's cache through its
+        public calls: the book names the market, the market info refreshes the tick."""
+        book = self._read("book", lambda: self.client.get_order_book(token_id))
+        condition_id = book.get("market") if isinstance(book, Mapping) else None
+        if condition_id:
+            self._read(
+                "market-info", lambda: self.client.get_clob_market_info(str(condition_id))
+            )
+
+    def _sign(self, spec: OrderSpec, options: PartialCreateOrderOptions) -> Any:
         price = float(from_micro(spec.price_micro))
         self._limiter.acquire()
         if spec.order_type in (OrderType.FOK, OrderType.FAK):
@@ -428,12 +455,7 @@ class ClobVenue:
                 ),
                 options,
             )
-        # the venue knows the order by its signed amounts: record the shares they carry
-        # (a price × size rounded to cents can sign 70.95 shares when 70.96 were asked)
-        shares = int(signed.takerAmount if spec.side is Side.BUY else signed.makerAmount)
-        if shares > 0 and shares != spec.size_micro:
-            spec = dataclasses.replace(spec, size_micro=shares)
-        return PreparedOrder(spec, self._order_hash(signed, neg_risk, version), signed)
+        return signed
 
     def _payload(self, order: PreparedOrder) -> dict[str, Any]:
         spec = order.spec

@@ -387,3 +387,15 @@ def test_untracked_venue_order_and_position_are_adopted(world: World) -> None:
     ]
     assert order("adopted-" + by_hand.venue_order_id)[0] == "filled"
     assert_ledgers_equal(world)
+
+
+def test_an_order_on_a_tick_that_got_finer_after_the_client_cached_it(world: World) -> None:
+    """The client caches a market's tick for good; when the market moves to 0.001 an
+    exit at 0.999 is still signed (the venue adapter refreshes the client's cache)."""
+    up = world.market.up_token_id
+    assert world.venue.client.get_tick_size(up) == "0.01"  # cached now
+    world.emu.venue.set_tick_size(up, "0.001")
+    spec = OrderSpec("fine", up, Side.BUY, OrderType.GTC, 1_000, 5_000_000, post_only=True)
+    prepared = world.venue.prepare(spec)
+    assert prepared.spec.price_micro == 1_000
+    assert world.venue.client.get_tick_size(up) == "0.001"

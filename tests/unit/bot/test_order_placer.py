@@ -530,3 +530,17 @@ def test_an_order_whose_window_closed_while_queued_is_dropped(env: dict) -> None
     assert placer.stats.expired == 1 and placer.stats.orders == 0
     with db_connection(readonly=True) as cur:
         assert cur.execute("SELECT COUNT(*) FROM orders").fetchone()[0] == 0
+
+
+def test_a_plan_older_than_a_finished_job_cannot_repeat_it(env: dict) -> None:
+    """The monitor read the ledger before the job's order was written: its plan would
+    place the same order again; the placer refuses it."""
+    import time as _time
+
+    placer: OrderPlacer = env["placer"]
+    planned_at = _time.monotonic()
+    job = Job(key="exit:t", reason="exit plan", cancel=())
+    assert placer.submit(job)
+    placer.drain()
+    assert not placer.submit(job, planned_at)  # planned before the first one finished
+    assert placer.submit(job, _time.monotonic())  # a fresh plan may ask again
