@@ -257,6 +257,8 @@ class Bot:
         target = self.options.windows
         if target is None or self.windows_done() < target:
             return None
+        # the last window is over: settle what is held, open nothing new
+        self.signals.entries_open = False
         deadline = self._first_window + target * WINDOW_SECONDS + SETTLE_GRACE_S
         if now >= deadline:
             return "windows"

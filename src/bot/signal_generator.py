@@ -140,6 +140,7 @@ class SignalGenerator:
         self.submit = submit
         self.decisions = 0
         self.trades = 0
+        self.entries_open = True  # False once the run is winding down: decide, don't enter
         # indicators folded in one closed kline at a time (O(1) a decision, not O(history))
         self._indicators: dict[str, IndicatorState] = {}
 
@@ -198,7 +199,7 @@ class SignalGenerator:
         self.board.record_decision(coin, feed, decision, view)
         if not decision.is_trade or market is None or feed.window_id is None:
             return decision
-        if block is not None:
+        if block is not None or not self.entries_open:
             return decision
         job = Job(
             key=f"entry:{feed.window_id}",

@@ -284,3 +284,16 @@ def test_a_venue_without_a_balance_books_nothing(db: Path, make_bot) -> None:
     with pytest.raises(StartupError, match="did not answer"):
         bot.prepare()
     assert _deposits() == []
+
+
+
+def test_no_new_entry_once_the_last_window_is_over(db: Path, make_bot) -> None:
+    """After --windows N the bot waits for settlement but opens no new position."""
+    bot = make_bot(RunOptions(windows=1))
+    assert bot.signals.entries_open
+    at(bot, T0 + 60)
+    bot._finished()
+    assert bot.signals.entries_open  # the window is still running
+    at(bot, T0 + W + 1)
+    bot._finished()
+    assert not bot.signals.entries_open
