@@ -11,18 +11,24 @@ import click
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from src.backtest.report import write_outputs
+from src.backtest.report import METHODS, BacktestReport, BaselineRules, write_outputs
 from src.backtest.runner import BacktestSpec, run_backtest
 from src.cli.common import build_settings, console, handle_errors, set_option
 from src.cli.config_cmd import display_value, profile_option
 from src.config.errors import ConfigError, ConfigProblem
 from src.config.settings import options
 from src.data.market_data.windows import SUPPORTED_COINS, normalize_coin
+from src.data.stats import CalibrationBucket, GroupStats
 from src.sim.emulator.feed_setup import DataFileError
 from src.utils.logger import configure_logging
-from src.utils.money import to_micro
+from src.utils.money import format_micro, to_micro
 
 PROGRESS_EVERY_TICKS = 50
+BASELINE_LABELS = {
+    "favourite": "always the favourite",
+    "fair_value": "fair value only",
+    "random": "random side",
+}
 
 
 def _coins(text: str | None) -> tuple[str, ...]:
@@ -158,30 +164,155 @@ def backtest_cmd(
         "end": datetime.fromtimestamp(run.end, tz=UTC).isoformat(),
         "settings": {o.env: display_value(settings, o.env) for o in options()},
     }
-    summary = write_outputs(
-        out_dir, to_micro(settings.sim_starting_balance), run.windows, meta
+    rules = BaselineRules(
+        seed=seed,
+        min_edge=settings.min_edge,
+        losing_side_min_edge=settings.losing_side_min_edge,
+        entry_min_elapsed_s=settings.entry_min_elapsed_sec,
+        entry_max_elapsed_s=settings.entry_max_elapsed_sec,
     )
-    _print_summary(summary, out_dir, time.perf_counter() - started)
+    report = write_outputs(
+        out_dir, to_micro(settings.sim_starting_balance), run.windows, meta, rules
+    )
+    _print_summary(report, out_dir, time.perf_counter() - started)
 
 
-def _print_summary(summary: dict[str, Any], out_dir: Path, seconds: float) -> None:
-    table = Table(title=f"Backtest — {summary['windows']:,} windows in {seconds:.1f} s")
-    table.add_column("figure")
-    table.add_column("value", justify="right")
-    for key in (
-        "decisions",
-        "trades",
-        "win_rate",
-        "pnl",
-        "roi",
-        "max_drawdown",
-        "sharpe",
-        "fees_paid",
-        "brier_additive",
-        "brier_bayesian",
-    ):
-        value = summary.get(key)
-        table.add_row(key.replace("_", " "), "—" if value is None else str(value))
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"
+
+
+def _money(micro: int) -> str:
+    """Signed money text: ``+12.34``, ``-5.00``, ``0.00``."""
+    text = format_micro(micro)
+    return f"+{text}" if micro > 0 else text
+
+
+def _pnl(micro: int) -> str:
+    style = "green" if micro > 0 else "red" if micro < 0 else ""
+    return f"[{style}]{_money(micro)}[/]" if style else _money(micro)
+
+
+def _figure(value: float | None, places: int) -> str:
+    return "—" if value is None else f"{value:.{places}f}"
+
+
+def headline_table(report: BacktestReport) -> Table:
+    """The headline figures, one per row."""
+    summary, total = report.summary, report.total
+    table = Table(title="Headline")
+    table.add_column("Figure", no_wrap=True)
+    table.add_column("Value", justify="right", no_wrap=True)
+    rows = (
+        ("windows", f"{summary['windows']:,}"),
+        ("decisions", f"{summary['decisions']:,}"),
+        ("trades (closed)", f"{summary['trades']:,} ({total.positions:,})"),
+        ("win rate", _pct(total.win_rate)),
+        ("PnL (USDC)", _pnl(total.pnl_micro)),
+        ("ROI", _pct(summary["roi"])),
+        ("max drawdown (USDC)", format_micro(report.max_drawdown_micro)),
+        ("Sharpe (daily, annualised)", _figure(summary["sharpe"], 2)),
+        ("fees paid (USDC)", format_micro(report.fees_micro)),
+        ("Brier additive", _figure(summary["brier_additive"], 4)),
+        ("Brier bayesian", _figure(summary["brier_bayesian"], 4)),
+    )
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+def _money_columns(table: Table, first: str) -> None:
+    table.add_column(first, no_wrap=True)
+    for name in ("Trades", "Win rate", "Cost", "Fees", "PnL", "ROI"):
+        table.add_column(name, justify="right", no_wrap=True)
+
+
+def _money_row(table: Table, group: GroupStats, label: str | None = None) -> None:
+    table.add_row(
+        label or group.key,
+        f"{group.positions:,}",
+        _pct(group.win_rate),
+        format_micro(group.cost_micro),
+        format_micro(group.fees_micro, 4),
+        _pnl(group.pnl_micro),
+        _pct(group.roi),
+    )
+
+
+def groups_table(
+    title: str, first: str, groups: tuple[GroupStats, ...], total: GroupStats | None
+) -> Table:
+    """Closed positions per group (USDC), with a total row when ``total`` is given."""
+    table = Table(title=title)
+    _money_columns(table, first)
+    for group in groups:
+        _money_row(table, group)
+    if total is not None:
+        table.add_section()
+        _money_row(table, total, "[bold]total[/]")
+    return table
+
+
+def calibration_table(report: BacktestReport) -> Table:
+    """Both methods' calibration side by side, one row per confidence bucket."""
+    table = Table(
+        title="Calibration: confidence of the side each method points to, all decisions",
+        caption="n decisions · mean confidence · share whose side won",
+    )
+    table.add_column("Confidence", no_wrap=True)
+    for method in METHODS:
+        for name in ("n", "conf", "won"):
+            table.add_column(f"{method}\n{name}", justify="right", no_wrap=True)
+    by_bucket: dict[tuple[float, float], dict[str, CalibrationBucket]] = {}
+    for b in report.calibration:
+        by_bucket.setdefault((b.low, b.high), {})[b.method] = b
+    for (low, high), methods in sorted(by_bucket.items()):
+        cells = [f"{low:.2f}–{high:.2f}"]
+        for method in METHODS:
+            b = methods.get(method)
+            cells += (
+                ["0", "—", "—"]
+                if b is None
+                else [f"{b.count:,}", f"{b.mean_confidence:.3f}", _pct(b.hit_rate)]
+            )
+        table.add_row(*cells)
+    return table
+
+
+def baselines_table(report: BacktestReport) -> Table:
+    """The bot against the simple strategies on the same windows."""
+    table = Table(
+        title="Baselines on the same windows",
+        caption=(
+            f"baselines: {format_micro(report.stake_micro)} USDC per trade at the ask of "
+            "the window's first decision in the entry period, taker fee, held to settlement"
+        ),
+    )
+    _money_columns(table, "Strategy")
+    _money_row(table, report.total, "bot (this run)")
+    table.add_section()
+    for group in report.baselines:
+        _money_row(table, group, BASELINE_LABELS.get(group.key, group.key))
+    return table
+
+
+def _print_summary(report: BacktestReport, out_dir: Path, seconds: float) -> None:
+    summary = report.summary
     screen = console()
-    screen.print(table)
-    screen.print(f"📁 {out_dir}: trades.csv, decisions.csv, summary.json, ledger.db")
+    screen.print(
+        f"[bold]📊 Backtest[/] — profile {summary.get('profile')}, seed "
+        f"{summary.get('seed')}: {summary['windows']:,} windows in {seconds:.1f} s"
+    )
+    screen.print(headline_table(report))
+    if report.total.positions:
+        screen.print(
+            groups_table("PnL by symbol", "Symbol", report.by_symbol, report.total)
+        )
+        screen.print(
+            groups_table("PnL by exit reason", "Exit reason", report.by_exit_reason, None)
+        )
+    else:
+        screen.print("No closed positions.")
+    if report.calibration:
+        screen.print(calibration_table(report))
+    screen.print(baselines_table(report))
+    screen.print(f"📁 {out_dir}: {', '.join(report.files)}", soft_wrap=True)

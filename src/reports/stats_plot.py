@@ -16,7 +16,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 
-from src.data.stats import GroupStats, Stats
+from src.data.stats import CalibrationBucket, GroupStats, Stats
 
 GREEN = "#2e7d32"
 RED = "#c62828"
@@ -29,7 +29,8 @@ def _usdc(micro: int) -> float:
     return micro / MICRO
 
 
-def _empty(ax: Axes, text: str) -> None:
+def draw_empty(ax: Axes, text: str) -> None:
+    """A panel with nothing to draw: ``text`` in its middle, no ticks."""
     ax.text(0.5, 0.5, text, ha="center", va="center", color=GREY, transform=ax.transAxes)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -38,7 +39,7 @@ def _empty(ax: Axes, text: str) -> None:
 def _pnl_curve(ax: Axes, stats: Stats) -> None:
     ax.set_title("Cumulative realised PnL by close time")
     if not stats.closed:
-        _empty(ax, "no closed positions yet")
+        draw_empty(ax, "no closed positions yet")
         return
     times = [datetime.fromtimestamp(c.closed_ms / 1000, tz=UTC) for c in stats.closed]
     total, curve = 0, []
@@ -57,10 +58,11 @@ def _pnl_curve(ax: Axes, stats: Stats) -> None:
     ax.grid(alpha=0.3)
 
 
-def _pnl_bars(ax: Axes, title: str, groups: Sequence[GroupStats]) -> None:
+def draw_pnl_bars(ax: Axes, title: str, groups: Sequence[GroupStats]) -> None:
+    """Realised PnL per group, green or red, each bar labelled with its count."""
     ax.set_title(title)
     if not groups:
-        _empty(ax, "no closed positions yet")
+        draw_empty(ax, "no closed positions yet")
         return
     labels = [g.key for g in groups]
     values = [_usdc(g.pnl_micro) for g in groups]
@@ -74,15 +76,21 @@ def _pnl_bars(ax: Axes, title: str, groups: Sequence[GroupStats]) -> None:
     ax.grid(axis="y", alpha=0.3)
 
 
-def _calibration(ax: Axes, stats: Stats) -> None:
-    ax.set_title("Calibration of traded decisions")
+def draw_calibration(
+    ax: Axes,
+    buckets: Sequence[CalibrationBucket],
+    title: str = "Calibration of traded decisions",
+) -> None:
+    """Bucket mean confidence against realised win rate, one line per method, with the
+    diagonal of perfect calibration and each bucket's count."""
+    ax.set_title(title)
     ax.plot([0.5, 1.0], [0.5, 1.0], "--", color=GREY, linewidth=1, label="perfect")
     ax.set_xlim(0.5, 1.0)
     ax.set_ylim(0.0, 1.05)
     ax.set_xlabel("confidence (bucket mean)")
     ax.set_ylabel("realised win rate")
     ax.grid(alpha=0.3)
-    if not stats.calibration:
+    if not buckets:
         ax.text(
             0.75,
             0.25,
@@ -91,22 +99,22 @@ def _calibration(ax: Axes, stats: Stats) -> None:
             color=GREY,
         )
         return
-    for method in sorted({b.method for b in stats.calibration}):
-        buckets = [b for b in stats.calibration if b.method == method]
+    for n, method in enumerate(sorted({b.method for b in buckets})):
+        members = [b for b in buckets if b.method == method]
         colour = METHOD_COLOURS.get(method, "#6a1b9a")
         ax.plot(
-            [b.mean_confidence for b in buckets],
-            [b.hit_rate for b in buckets],
+            [b.mean_confidence for b in members],
+            [b.hit_rate for b in members],
             "o-",
             color=colour,
             label=method,
         )
-        for b in buckets:
+        for b in members:
             ax.annotate(
                 str(b.count),
                 (b.mean_confidence, b.hit_rate),
                 textcoords="offset points",
-                xytext=(4, 4),
+                xytext=(4, 4) if n % 2 == 0 else (4, -10),  # methods' counts apart
                 fontsize=7,
                 color=colour,
             )
@@ -128,9 +136,9 @@ def stats_figure(stats: Stats, title: str | None = None) -> Figure:
         )
     )
     _pnl_curve(curve, stats)
-    _pnl_bars(symbols, "PnL by symbol", stats.by_symbol)
-    _pnl_bars(reasons, "PnL by exit reason", stats.by_exit_reason)
-    _calibration(calib, stats)
+    draw_pnl_bars(symbols, "PnL by symbol", stats.by_symbol)
+    draw_pnl_bars(reasons, "PnL by exit reason", stats.by_exit_reason)
+    draw_calibration(calib, stats.calibration)
     return figure
 
 

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 ARGS = ("backtest", "--profile", "aggressive", "--synthetic", "--days", "0.25")
 
 
-def _run(out: Path, *extra: str) -> None:
+def _run(out: Path, *extra: str) -> str:
     result = CliRunner().invoke(
         cli,
         ["--env-file", "absent.env", *ARGS, "--seed", "5", "--out", str(out), *extra],
@@ -25,10 +25,11 @@ def _run(out: Path, *extra: str) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "Backtest" in result.output
+    return result.output
 
 
 def test_the_outputs_add_up_and_repeat_byte_for_byte(tmp_path: Path) -> None:
-    _run(tmp_path / "a")
+    output = _run(tmp_path / "a")
     _run(tmp_path / "b")
     for name in ("trades.csv", "decisions.csv"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
@@ -48,6 +49,28 @@ def test_the_outputs_add_up_and_repeat_byte_for_byte(tmp_path: Path) -> None:
         "exit_reason", "pnl", "confidence_additive", "confidence_bayesian", "fair_value",
     }  # fmt: skip
     assert summary["settings"]["POLYMARKET_PRIVATE_KEY"] in ("(not set)", "***")
+
+    # report.png, calibration of both methods, the baselines — on screen too.
+    png = (tmp_path / "a" / "report.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    for method in ("additive", "bayesian"):
+        buckets = summary[f"calibration_{method}"]
+        assert buckets and set(buckets[0]) == {"bucket", "n", "mean_confidence", "win_rate"}
+        assert all(0 <= b["win_rate"] <= 1 and b["n"] > 0 for b in buckets)
+        assert sum(b["n"] for b in buckets) <= len(decisions)
+    baselines = summary["baselines"]
+    assert set(baselines) == {"favourite", "fair_value", "random"}
+    for figures in baselines.values():
+        assert {"trades", "win_rate", "pnl", "roi", "fees"} <= set(figures)
+    assert baselines["random"]["trades"] > 0
+    assert Decimal(summary["baseline_stake"]) > 0
+    assert sum(g["trades"] for g in summary["by_symbol"]) == len(closed)
+    assert sum(Decimal(g["pnl"]) for g in summary["by_exit_reason"]) == Decimal(
+        summary["pnl"]
+    )
+    for title in ("PnL by symbol", "PnL by exit reason", "Calibration", "Baselines"):
+        assert title in output
+    assert "report.png" in output
 
 
 def test_data_or_synthetic_must_be_chosen(tmp_path: Path) -> None:

@@ -169,14 +169,15 @@ class _Sampler:
             self._next_hour += 1
 
 
-def bot_command(hours: float, speed: float, profile: str) -> list[str]:
-    """The ``polyflup run`` command line of a soak."""
+def bot_command(hours: float, speed: float, profile: str, live: bool = False) -> list[str]:
+    """The ``polyflup run`` command line of a soak (``--live`` against a separate
+    emulator, or ``--sim`` with the emulator inside the bot's process)."""
     return [
         sys.executable,
         "-c",
         "from src.cli import main; main()",
         "run",
-        "--sim",
+        "--live" if live else "--sim",
         "--speed",
         f"{speed:g}",
         "--duration",
@@ -202,17 +203,50 @@ def run_soak(
     folder: Path,
     profile: str = "aggressive",
     timeout_s: float | None = None,
+    separate_emulator: bool = False,
 ) -> SoakResult:
-    """Run the bot for ``hours`` simulated hours at ``speed`` in ``folder`` and sample it."""
+    """Run the bot for ``hours`` simulated hours at ``speed`` in ``folder`` and sample it.
+
+    ``separate_emulator``: the emulator runs in its own process and the bot trades it with
+    ``--live``, so the RSS measured is the bot's alone (the simulated venue keeps its whole
+    order history, which would otherwise count as the bot's growth).
+    """
+    if separate_emulator:
+        from eth_account import Account
+
+        from tests.support.processes import start_emulator_process
+
+        emulator = start_emulator_process(folder / "emulator", seed=0, speed=speed)
+        env = {
+            **bot_environment(),
+            **emulator.env,
+            "POLYMARKET_PRIVATE_KEY": Account.create().key.hex(),
+        }
+        try:
+            return _run(hours, speed, folder, profile, timeout_s, env, live=True)
+        finally:
+            emulator.stop()
+    return _run(hours, speed, folder, profile, timeout_s, bot_environment(), live=False)
+
+
+def _run(
+    hours: float,
+    speed: float,
+    folder: Path,
+    profile: str,
+    timeout_s: float | None,
+    env: dict[str, str],
+    live: bool,
+) -> SoakResult:
     folder.mkdir(parents=True, exist_ok=True)
     duration_s = hours * 3600
     deadline_s = timeout_s if timeout_s is not None else 3 * duration_s / speed + 120
     started = time.monotonic()
     with (folder / "stdout.txt").open("w", encoding="utf-8") as stdout:
         proc = subprocess.Popen(
-            bot_command(hours, speed, profile),
+            bot_command(hours, speed, profile, live),
             cwd=folder,
-            env=bot_environment(),
+            env=env,
             stdout=stdout,
             stderr=subprocess.PIPE,
             text=True,
@@ -304,6 +338,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--speed", type=float, default=600.0, help="clock speed")
     parser.add_argument("--profile", default="aggressive")
     parser.add_argument(
+        "--embedded",
+        action="store_true",
+        help="the emulator inside the bot's process (--sim); default: its own process, "
+        "the bot trading it with --live, so the RSS is the bot's alone",
+    )
+    parser.add_argument(
         "--workdir",
         type=Path,
         default=None,
@@ -317,11 +357,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{f'{real_s / 60:.1f} min' if real_s >= 120 else f'{real_s:.0f} s'} real)"
     )
     if args.workdir is not None:
-        result = run_soak(args.hours, args.speed, args.workdir, args.profile)
+        result = run_soak(
+            args.hours,
+            args.speed,
+            args.workdir,
+            args.profile,
+            separate_emulator=not args.embedded,
+        )
         report(result, console)
     else:
         with tempfile.TemporaryDirectory(prefix="polyflup-soak-") as tmp:
-            result = run_soak(args.hours, args.speed, Path(tmp), args.profile)
+            result = run_soak(
+                args.hours,
+                args.speed,
+                Path(tmp),
+                args.profile,
+                separate_emulator=not args.embedded,
+            )
             report(result, console)
             console.print("(a temporary folder, removed now; --workdir keeps the files)")
     if result.exit_code != 0:
