@@ -49,7 +49,7 @@ class InProcessBinanceClient:
         try:
             return func(self._feed, self._clock.now(), query)
         except binance_api.BinanceApiError as exc:
-            raise MarketDataError(f"Binance error {exc.code}: {exc.message}") from None
+            raise MarketDataError(f"Binance error {exc.code}: {exc.msg}") from None
 
     def get_klines(self, **params: Any) -> Any:
         """``GET /api/v3/klines``."""

@@ -22,7 +22,7 @@ from src.config.modes import Mode
 from src.config.settings import Settings
 from src.data.db_connection import configure_database, db_connection
 from src.data.market_data.binance import BinanceMarketData
-from src.data.market_data.windows import WINDOW_SECONDS
+from src.data.market_data.windows import WINDOW_SECONDS, normalize_coin
 from src.data.migrations import run_migrations
 from src.sim.calendar import DEFAULT_RESOLVE_DELAY_S
 from src.sim.emulator.config import EmulatorConfig
@@ -42,7 +42,7 @@ class BacktestSpec:
     """What to replay and how."""
 
     seed: int = 0
-    synthetic_days: int | None = None
+    days: float | None = None  # generated days; with data files, at most this many
     data_files: tuple[str, ...] = ()
     coins: tuple[str, ...] = ("BTC", "ETH", "SOL", "XRP")
     resolution_s: float = 10.0
@@ -77,7 +77,7 @@ def build_world(spec: BacktestSpec, settings: Settings) -> Emulator:
     if spec.data_files:
         emulator = Emulator(config)
     else:
-        days = spec.synthetic_days or 1
+        days = spec.days or 1
         feed = GeneratedFeed(
             spec.seed,
             start_ms=DEFAULT_START_MS,
@@ -108,9 +108,12 @@ def run_backtest(
     clock = context.clock
     address = context.accounts.ensure(spec.account())
     venue = InProcessVenue(context.venue, address)
+    # trade the coins the world has prices for (data files name their own)
+    fed = {normalize_coin(symbol) for symbol in context.feed.symbols}
+    coins = tuple(c for c in spec.coins if c in fed) or tuple(sorted(fed))
     adapters = Adapters(
         mode=Mode.BACKTEST,
-        settings=dataclasses.replace(settings, db_path=db_path),
+        settings=dataclasses.replace(settings, db_path=db_path, markets=coins),
         clock=clock,
         venue=venue,
         gamma=InProcessGamma(context),  # type: ignore[arg-type]
@@ -122,11 +125,9 @@ def run_backtest(
     bot.prepare()
     start = clock.now()
     feed_end = context.feed.time_range()[1] / 1000
-    last = (
-        start + spec.synthetic_days * 86400
-        if spec.synthetic_days
-        else feed_end - SETTLE_TAIL_S
-    )
+    last = feed_end - SETTLE_TAIL_S
+    if spec.days:
+        last = min(last, start + spec.days * 86_400)
     last -= last % WINDOW_SECONDS
     end = min(last + SETTLE_TAIL_S, feed_end)
     lockstep = Lockstep(bot, emulator.step, spec.resolution_s, venue)
@@ -141,7 +142,6 @@ def run_backtest(
         bot.directory.close()
     record_outcomes(context)
     windows = int((last - (start - start % WINDOW_SECONDS)) // WINDOW_SECONDS)
-    coins = tuple(context.config.coins) if not spec.data_files else tuple(bot.board.coins)
     return BacktestRun(db_path, start, end, windows * len(coins), lockstep.ticks, coins)
 
 

@@ -15,11 +15,11 @@ from src.backtest.report import METHODS, BacktestReport, BaselineRules, write_ou
 from src.backtest.runner import BacktestSpec, run_backtest
 from src.cli.common import build_settings, console, handle_errors, set_option
 from src.cli.config_cmd import display_value, profile_option
-from src.config.errors import ConfigError, ConfigProblem
 from src.config.settings import options
 from src.data.market_data.windows import SUPPORTED_COINS, normalize_coin
 from src.data.stats import CalibrationBucket, GroupStats
 from src.sim.emulator.feed_setup import DataFileError
+from src.sim.feeds.errors import KlineFileError
 from src.utils.logger import configure_logging
 from src.utils.money import format_micro, to_micro
 
@@ -58,7 +58,7 @@ def _coins(text: str | None) -> tuple[str, ...]:
     "--days",
     type=click.FloatRange(min=0, min_open=True),
     default=None,
-    help="Days to simulate with --synthetic.",
+    help="Days to simulate (--synthetic), or at most this many of the --data files.",
 )
 @click.option(
     "--symbols", default=None, help="Coins to trade, e.g. BTC,ETH (all by default)."
@@ -121,7 +121,7 @@ def backtest_cmd(
     out_dir.mkdir(parents=True, exist_ok=True)
     spec = BacktestSpec(
         seed=seed,
-        synthetic_days=days if synthetic else None,  # type: ignore[arg-type]
+        days=days,
         data_files=data_files,
         coins=_coins(symbols),
         resolution_s=resolution,
@@ -148,10 +148,8 @@ def backtest_cmd(
 
         try:
             run = run_backtest(spec, settings, out_dir / "ledger.db", on_tick)
-        except DataFileError as exc:
-            raise ConfigError(
-                [ConfigProblem("--data", str(exc), "a readable kline file")]
-            ) from None
+        except (DataFileError, KlineFileError) as exc:
+            raise click.BadParameter(str(exc), param_hint="--data") from None
         progress.update(task, completed=1.0)
     meta: dict[str, Any] = {
         "seed": seed,
@@ -159,7 +157,7 @@ def backtest_cmd(
         "resolution_s": resolution,
         "coins": list(run.coins),
         "data": list(data_files),
-        "synthetic_days": days if synthetic else None,
+        "days": days,
         "start": datetime.fromtimestamp(run.start, tz=UTC).isoformat(),
         "end": datetime.fromtimestamp(run.end, tz=UTC).isoformat(),
         "settings": {o.env: display_value(settings, o.env) for o in options()},

@@ -80,3 +80,48 @@ def test_data_or_synthetic_must_be_chosen(tmp_path: Path) -> None:
         cli, ["--env-file", "absent.env", "backtest", "--synthetic"]
     )
     assert result.exit_code == 2 and "--days" in result.output
+
+
+def test_a_backtest_on_the_real_klines_runs(tmp_path: Path) -> None:
+    from tests.conftest import shared_path
+
+    data = shared_path("data", "BTCUSDT-1m-2026-01-09_12.csv.gz")  # skips when absent
+    out = tmp_path / "real"
+    result = CliRunner().invoke(
+        cli,
+        [
+            *("--env-file", "absent.env", "backtest", "--profile", "aggressive"),
+            *("--data", str(data), "--days", "0.1", "--out", str(out)),
+        ],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["coins"] == ["BTC"] and summary["decisions"] > 0
+    assert summary["windows"] >= 8  # 0.1 day of 15-minute windows, one coin
+    assert summary["data"] == [str(data)]
+
+
+def test_a_broken_kline_file_is_named_with_its_line(tmp_path: Path) -> None:
+    bad = tmp_path / "BTCUSDT-1m-bad.csv"
+    bad.write_text(
+        "open_time,open,high,low,close,volume,close_time,quote_volume,count,"
+        "taker_buy_volume,taker_buy_quote_volume,ignore\n"
+        "1767225600000,100,101,99,100.5,10,1767225659999,1005,5,5,502,0\n"
+        "1767225660000,abc,101,99,100.5,10,1767225719999,1005,5,5,502,0\n"
+    )
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--env-file",
+            "absent.env",
+            "backtest",
+            "--data",
+            str(bad),
+            "--out",
+            str(tmp_path),
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    assert "BTCUSDT-1m-bad.csv:3:" in result.output  # the file and the line
+    assert "open is not a number" in result.output

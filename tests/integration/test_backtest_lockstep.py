@@ -36,7 +36,7 @@ def _ledger(db: Path) -> dict[str, list[tuple]]:
 
 def _run(tmp_path: Path, name: str, seed: int) -> dict[str, list[tuple]]:
     settings = load_settings(environ={}, env_file=None, profile="aggressive")
-    spec = BacktestSpec(seed=seed, synthetic_days=HOURS / 24)  # type: ignore[arg-type]
+    spec = BacktestSpec(seed=seed, days=HOURS / 24)
     run = run_backtest(spec, settings, tmp_path / f"{name}.db")
     assert run.ticks > 0
     return _ledger(run.db_path)

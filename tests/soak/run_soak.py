@@ -193,7 +193,10 @@ def bot_environment() -> dict[str, str]:
 
     names = {option.env for option in options()}
     env = {k: v for k, v in os.environ.items() if k not in names}
-    env.update(MARKETS=COINS, LOG_LEVEL="INFO", PYTHONPATH=str(REPO))
+    # no daily loss limit: a soak must keep trading all day to measure anything
+    env.update(
+        MARKETS=COINS, LOG_LEVEL="INFO", PYTHONPATH=str(REPO), DAILY_LOSS_LIMIT_PCT="100"
+    )
     return env
 
 
