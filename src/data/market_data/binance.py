@@ -49,8 +49,8 @@ def _number(value: Any, what: str) -> float:
         raise MarketDataError(f"{what} is not a number: {value!r}")
     try:
         number = float(value)
-    except ValueError as exc:
-        raise MarketDataError(f"{what} is not a number: {value!r}") from exc
+    except (ValueError, OverflowError) as exc:  # a 400-digit integer overflows a float
+        raise MarketDataError(f"{what} is not a number: {str(value)[:40]!r}") from exc
     if number != number or number in (float("inf"), float("-inf")):
         raise MarketDataError(f"{what} is not finite: {value!r}")
     return number
@@ -60,9 +60,12 @@ def _integer(value: Any, what: str) -> int:
     if isinstance(value, bool):
         raise MarketDataError(f"{what} is not an integer: {value!r}")
     try:
-        return int(value)
-    except (TypeError, ValueError) as exc:
-        raise MarketDataError(f"{what} is not an integer: {value!r}") from exc
+        number = int(value)
+    except (TypeError, ValueError, OverflowError) as exc:  # int(inf) overflows
+        raise MarketDataError(f"{what} is not an integer: {str(value)[:40]!r}") from exc
+    if not -(2**63) <= number < 2**63:  # no time or count of ours needs more
+        raise MarketDataError(f"{what} is out of range: {str(value)[:40]!r}")
+    return number
 
 
 def parse_kline_row(row: Any) -> Kline:

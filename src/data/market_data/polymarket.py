@@ -62,6 +62,13 @@ __all__ = [
 DEFAULT_TIMEOUT_S = 5.0
 
 
+# Sanity bounds on what a book may say: the venue's tick sizes, a share count no book
+# holds (10^12) and a millisecond timestamp before the year 5000.
+TICK_SIZES = frozenset(Decimal(t) for t in ("0.1", "0.01", "0.001", "0.0001"))
+MAX_BOOK_SIZE = Decimal(10) ** 12
+MAX_TIMESTAMP_MS = 95_617_584_000_000
+
+
 class MarketDataError(ValueError):
     """A payload that cannot be turned into market data (malformed, wrong type, missing)."""
 
@@ -319,7 +326,7 @@ def _levels(raw: Any, side: str) -> list[BookLevel]:
             raise MarketDataError(f"book {side} level is not an object")
         price = _decimal(_require(entry, "price"), f"{side} price")
         size = _decimal(_require(entry, "size"), f"{side} size")
-        if not Decimal(0) < price < Decimal(1) or size < 0:
+        if not Decimal(0) < price < Decimal(1) or not 0 <= size <= MAX_BOOK_SIZE:
             raise MarketDataError(f"book {side} level out of range: {price} × {size}")
         if size > 0:
             levels.append(BookLevel(price, size))
@@ -339,15 +346,26 @@ def parse_book(payload: Any) -> OrderBook:
     if bids and asks and bids[0].price >= asks[0].price:
         raise MarketDataError(f"crossed book: bid {bids[0].price} ≥ ask {asks[0].price}")
     try:
-        timestamp = int(str(payload.get("timestamp", "0")))
+        timestamp = int(str(payload.get("timestamp", "0"))[:20])
     except ValueError as exc:
         raise MarketDataError("book timestamp is not an integer") from exc
+    if not 0 <= timestamp < MAX_TIMESTAMP_MS:
+        raise MarketDataError(f"book timestamp out of range: {timestamp}")
     optional = {
         "tick_size": payload.get("tick_size"),
         "min_order_size": payload.get("min_order_size"),
         "last_trade_price": payload.get("last_trade_price"),
     }
     parsed = {k: None if v in (None, "") else _decimal(v, k) for k, v in optional.items()}
+    tick = parsed["tick_size"]
+    if tick is not None and tick not in TICK_SIZES:
+        raise MarketDataError(f"book tick size is not one of the venue's: {tick}")
+    minimum = parsed["min_order_size"]
+    if minimum is not None and not 0 <= minimum <= MAX_BOOK_SIZE:
+        raise MarketDataError(f"book minimum order size out of range: {minimum}")
+    last = parsed["last_trade_price"]
+    if last is not None and not 0 <= last <= 1:
+        parsed["last_trade_price"] = None  # informative only: drop it, keep the book
     return OrderBook(
         token_id=str(_require(payload, "asset_id")),
         bids=tuple(bids),

@@ -92,7 +92,7 @@ def notice_refs(notice: Mapping[str, Any]) -> NoticeRefs | None:
     _collect(_payload(notice.get("payload")), orders, trades)
     try:
         kind: int | None = int(notice.get("type"))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # Infinity is valid JSON for Python
         kind = None
     return NoticeRefs(notice_id, kind, frozenset(orders), frozenset(trades))
 
