@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from src.utils.clock import Clock
 from src.utils.logger import log_error
+from src.utils.threads import LoopThread
 
 MAX_REAL_WAIT_S = 0.25  # bounds how late a wake-up or a clock jump is noticed
 MIN_REAL_WAIT_S = 0.001
@@ -32,7 +33,7 @@ class WorkerStats:
     last_error: str = ""
 
 
-class ClockedWorker:
+class ClockedWorker(LoopThread):
     """Runs ``step`` on its own daemon thread every ``interval_s`` Clock seconds."""
 
     def __init__(
@@ -45,40 +46,13 @@ class ClockedWorker:
     ) -> None:
         if interval_s <= 0:
             raise ValueError(f"{name}: interval_s must be > 0")
-        self.name = name
+        super().__init__(name)
         self.clock = clock
         self.interval_s = interval_s
         self.stats = WorkerStats()
         self.on_error = on_error  # e.g. a notification; must not raise
         self._step = step
-        self._stop = threading.Event()
-        self._wake = threading.Event()
         self._stepped = threading.Condition()
-        self._thread: threading.Thread | None = None
-
-    @property
-    def running(self) -> bool:
-        """True while the thread is alive."""
-        return self._thread is not None and self._thread.is_alive()
-
-    def start(self) -> None:
-        """Start the thread (once)."""
-        if self._thread is not None:
-            raise RuntimeError(f"{self.name} already started")
-        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-        self._thread.start()
-
-    def wake(self) -> None:
-        """Run the next step now."""
-        self._wake.set()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Finish the current step, then end the thread (idempotent)."""
-        self._stop.set()
-        self._wake.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
 
     def wait_steps(self, count: int, timeout: float) -> bool:
         """Block until ``count`` steps have run in total (tests and benchmarks)."""

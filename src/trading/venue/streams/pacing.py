@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 
 from src.utils.logger import log_error
+from src.utils.threads import LoopThread
 
 
 class Signal:
@@ -41,49 +42,22 @@ class Signal:
             return self._cond.wait_for(predicate, timeout)
 
 
-class PacedWorker:
+class PacedWorker(LoopThread):
     """A daemon thread calling ``step()`` every ``poll_s`` real seconds until stopped;
     :meth:`wake` runs the next step at once. ``step`` decides by the Clock itself."""
 
     def __init__(self, name: str, step: Callable[[], None], poll_s: float) -> None:
         if poll_s <= 0:
             raise ValueError("poll_s must be > 0")
-        self._name = name
+        super().__init__(name)
         self._step = step
         self._poll_s = poll_s
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    @property
-    def running(self) -> bool:
-        """True while the thread is alive."""
-        return self._thread is not None and self._thread.is_alive()
-
-    def start(self) -> None:
-        """Start the thread (once)."""
-        if self._thread is not None:
-            raise RuntimeError(f"{self._name} already started")
-        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-        self._thread.start()
-
-    def wake(self) -> None:
-        """Run the next step now instead of after the poll interval."""
-        self._wake.set()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Ask the thread to finish and wait for it (idempotent)."""
-        self._stop.set()
-        self._wake.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
 
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
                 self._step()
             except Exception:  # one failed step must not end the worker
-                log_error(f"❌ {self._name}: step failed")
+                log_error(f"❌ {self.name}: step failed")
             self._wake.wait(self._poll_s)
             self._wake.clear()
