@@ -7,6 +7,7 @@ its inputs (board + ledger) and records its output.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -14,7 +15,7 @@ from src.bot.market_board import CoinFeed, MarketBoard
 from src.data.db_connection import db_connection
 from src.data.decisions_store import insert_decision
 from src.data.market_data.indicators import IndicatorState
-from src.data.market_data.polymarket import Outcome
+from src.data.market_data.polymarket import MAX_TIMESTAMP_MS, Outcome
 from src.trading.execution import TradeParams
 from src.trading.ledger.accounting import Side
 from src.trading.logic import Decision, OrderStyle, decide
@@ -45,8 +46,22 @@ def book_top(feed: CoinFeed) -> BookTop:
         bid_size=bid.size if bid else 0,  # type: ignore[arg-type]
         ask_size=ask.size if ask else 0,  # type: ignore[arg-type]
         tick_size=book.tick_size,
-        timestamp=None if book.timestamp_ms is None else book.timestamp_ms / 1000,
+        timestamp=_book_seconds(book.timestamp_ms),
     )
+
+
+def _book_seconds(timestamp_ms: object) -> float | None:
+    """The book's time in Unix seconds. parse_book bounds it, but a book built elsewhere
+    may hold any int, and ``10**400 / 1000`` raises OverflowError outside decide()'s
+    safety net. An unusable time becomes NaN, not None: None would skip the staleness
+    check, NaN makes check_book refuse the book (INVALID_BOOK)."""
+    if timestamp_ms is None:
+        return None
+    if isinstance(timestamp_ms, bool) or not isinstance(timestamp_ms, int):
+        return math.nan
+    if not 0 <= timestamp_ms < MAX_TIMESTAMP_MS:
+        return math.nan
+    return timestamp_ms / 1000
 
 
 def entry_block(cur: object, window_id: int) -> str | None:

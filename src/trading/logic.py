@@ -31,6 +31,7 @@ import math
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_UP, Decimal
 
+from src.data.market_data.polymarket import MAX_TIMESTAMP_MS
 from src.data.market_data.windows import WindowRef
 from src.trading.params import StrategyParams
 from src.trading.signals.types import Direction, Reason
@@ -135,10 +136,15 @@ class DecisionInputs:
 
     @property
     def up_mid(self) -> Decimal | None:
-        """The Up mid, when both sides are known."""
+        """The Up mid, when both sides are known and their sum is a Decimal."""
         if self.up_bid is None or self.up_ask is None:
             return None
-        return (self.up_bid + self.up_ask) / 2
+        try:
+            return (self.up_bid + self.up_ask) / 2
+        except ArithmeticError:
+            # Finite prices beyond the context's Emax (Decimal() parses 1E+999999999)
+            # overflow the sum; the decision built on them must still be stored.
+            return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +189,7 @@ class Decision:
         now = inputs.now
         return {
             "symbol": inputs.coin,
-            "decided_ms": int(now * 1000) if now is not None else 0,
+            "decided_ms": _decided_ms(now),
             "action": self.side.value,
             "reason": self.reason.value,
             "method": inputs.method,
@@ -744,8 +750,18 @@ def _num(x: float | None) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
+def _decided_ms(now: float | None) -> int:
+    """``now`` in epoch ms; 0 (the column's "unknown") when it is no sane time: a finite
+    ``now`` above ~1.8e305 makes ``now * 1000`` infinite, and the column is an int64."""
+    if now is None:
+        return 0
+    ms = now * 1000
+    return int(ms) if 0 <= ms < MAX_TIMESTAMP_MS else 0
+
+
 def _dec_float(x: Decimal | None) -> float | None:
-    return None if x is None else float(x)
+    # A finite Decimal beyond a float's range becomes inf, which JSON and SQL cannot hold.
+    return None if x is None else _num(float(x))
 
 
 def _micro(x: Decimal | None) -> int | None:

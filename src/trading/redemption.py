@@ -21,6 +21,7 @@ Polymarket's relayer, which is not implemented here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -47,6 +48,10 @@ REDEEM_ARG_TYPES = ("address", "bytes32", "bytes32", "uint256[]")
 PARENT_COLLECTION_ID = bytes(32)  # top-level positions: no parent collection
 BINARY_INDEX_SETS = (1, 2)  # Up and Down: both slots, so either winning side pays
 TRANSFER_TOPIC = "0x" + keccak(text="Transfer(address,address,uint256)").hex()
+
+# A Transfer's amount is one uint256 word: "0x" and at most 64 hex digits. int(x, 16)
+# alone would also take a sign, underscores, full-width digits and any length.
+_UINT256_HEX = re.compile(r"0x[0-9a-fA-F]{1,64}")
 
 MARKET_VERSIONS = ("v1", "v2")
 DEFAULT_POLL_S = 2.0  # Polygon makes a block about every 2 s
@@ -175,18 +180,27 @@ def collateral_paid(
     or one this parser cannot see). Malformed logs are ignored."""
     token = collateral.lower()
     wanted = account.lower()[2:]
+    logs = receipt.get("logs")
+    # The receipt arrives after the transaction was sent: a malformed one must not raise
+    # out of redeem_on_chain, only hide the payout.
+    if not isinstance(logs, list):
+        return None
     total: int | None = None
-    for entry in receipt.get("logs") or []:
-        try:
-            topics = [str(t).lower() for t in entry["topics"]]
-            if str(entry["address"]).lower() != token or len(topics) != 3:
-                continue
-            if topics[0] != TRANSFER_TOPIC or not topics[2].endswith(wanted):
-                continue
-            value = int(str(entry["data"]), 16)
-        except (KeyError, TypeError, ValueError):
+    for entry in logs:
+        if not isinstance(entry, Mapping):
             continue
-        total = (total or 0) + value
+        address, topics, data = entry.get("address"), entry.get("topics"), entry.get("data")
+        if not isinstance(address, str) or address.lower() != token:
+            continue
+        if not isinstance(topics, list) or len(topics) != 3:
+            continue
+        if not all(isinstance(t, str) for t in topics):
+            continue
+        if topics[0].lower() != TRANSFER_TOPIC or not topics[2].lower().endswith(wanted):
+            continue
+        if not isinstance(data, str) or not _UINT256_HEX.fullmatch(data):
+            continue
+        total = (total or 0) + int(data, 16)
     return total
 
 
@@ -234,7 +248,9 @@ def parse_redeemable(rows: Any) -> tuple[list[RedeemablePosition], int]:
                     negative_risk=row.get("negativeRisk") is True,
                 )
             )
-        except (KeyError, ValueError):  # AmountError is a ValueError
+        # AmountError is a ValueError; an absurd amount (10^22 and up) has more digits
+        # than a Decimal holds in micro-units, and to_micro raises InvalidOperation.
+        except (KeyError, ValueError, ArithmeticError):
             malformed += 1
     return positions, malformed
 

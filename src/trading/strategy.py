@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from src.data.market_data.indicators import Indicators, compute_indicators
+from src.data.market_data.polymarket import MAX_BOOK_SIZE, TICK_SIZES
 from src.data.market_data.price_validation import ValidationResult, validate_price_movement
 from src.data.market_data.windows import WindowRef
 from src.sim.feeds.base import Kline
@@ -30,6 +31,9 @@ from src.trading.signals.confidence import (
 )
 from src.trading.signals.fair_value import FairValue, fair_value
 from src.trading.signals.types import Reason, SignalName, SignalResult
+
+# No venue tick is finer; a finer one is absurd and only overflows the tick rounding.
+_FINEST_TICK = min(TICK_SIZES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,12 +200,15 @@ def check_book(book: BookTop, now: float, params: StrategyParams) -> InputProble
     for label, value in (("bid", bid), ("ask", ask)):
         if not (isinstance(value, Decimal) and value.is_finite() and 0 < value < 1):
             return InputProblem(Reason.INVALID_BOOK, f"{label} {value!r}")
+    # Bounded, not just finite: sizing and tick rounding divide and quantize these, and a
+    # 10^26-share level or a 10^-999999999 tick breaks Decimal's precision or range there.
     for label, value in (("bid size", book.bid_size), ("ask size", book.ask_size)):
-        if not (isinstance(value, Decimal) and value.is_finite() and value >= 0):
+        finite = isinstance(value, Decimal) and value.is_finite()
+        if not (finite and 0 <= value <= MAX_BOOK_SIZE):
             return InputProblem(Reason.INVALID_BOOK, f"{label} {value!r}")
     tick = book.tick_size
     if tick is not None and not (
-        isinstance(tick, Decimal) and tick.is_finite() and 0 < tick < 1
+        isinstance(tick, Decimal) and tick.is_finite() and _FINEST_TICK <= tick < 1
     ):
         return InputProblem(Reason.INVALID_BOOK, f"tick size {tick!r}")
     if bid >= ask:

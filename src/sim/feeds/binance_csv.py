@@ -15,8 +15,9 @@ the earliest offending line and the reason:
 * every data row has exactly 12 fields; times and the trade count are integers, the other
   columns except ``ignore`` finite decimal numbers;
 * a header row, if present, is the first line and has exactly the Binance column names;
-* open times are whole minutes, strictly one minute apart, oldest first; the close time is
-  the open time plus 59,999 ms (59,999,999 µs);
+* times fit in 64 bits; open times are from 1970 on and before 10^14 ms (the year 5138),
+  whole minutes, strictly one minute apart, oldest first; the close time is the open time
+  plus 59,999 ms (59,999,999 µs);
 * prices are positive, ``low <= open, close <= high``; volumes, quote volumes and trade
   counts are not negative; taker-buy volume and quote volume do not exceed their totals.
 
@@ -68,6 +69,7 @@ _INT_FIELDS = (0, 6, 8)
 _FLOAT_FIELDS = (1, 2, 3, 4, 5, 7, 9, 10)
 # Millisecond timestamps stay below this until the year 5138; microseconds are above.
 _MICROSECOND_THRESHOLD = 10**14
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -199,13 +201,21 @@ def _parse_column(
         parsed: list[int | float] = []
         for row, value in enumerate(values):
             try:
-                parsed.append(convert(value))
+                number = convert(value)
             except (ValueError, OverflowError):
                 raise KlineFileError(
                     source,
                     int(lines[row]),
                     f"{BINANCE_COLUMNS[index]} is not a number: {value.strip()!r}",
                 ) from None
+            # int() takes any size; numpy refused this column because of such a value.
+            if dtype is np.int64 and not _INT64_MIN <= number <= _INT64_MAX:
+                raise KlineFileError(
+                    source,
+                    int(lines[row]),
+                    f"{BINANCE_COLUMNS[index]} does not fit in 64 bits: {value.strip()!r}",
+                ) from None
+            parsed.append(number)
         column = np.array(parsed, dtype=dtype)
     if dtype is np.float64:
         bad = np.flatnonzero(~np.isfinite(column))
@@ -240,8 +250,15 @@ def _check_rows(
 ) -> None:
     """Raise for the earliest line that breaks a rule (first rule listed wins on a line)."""
     t = c["open_time_ms"]
-    step = np.diff(t, prepend=t[0] - MINUTE_MS)
+    # Compared, not subtracted: a time near the int64 limits would overflow a difference.
+    before_previous = np.concatenate(([False], t[1:] < t[:-1]))
     rules: list[tuple[np.ndarray, Callable[[int], str]]] = [
+        # First, so that an absurd time is named as such; refusing it at all keeps the
+        # gap arithmetic below, which subtracts times, far from the int64 limits.
+        (
+            (t < 0) | (t >= _MICROSECOND_THRESHOLD),
+            lambda i: f"open_time {t[i]} ms is before 1970 or after the year 5138",
+        ),
         (t % MINUTE_MS != 0, lambda i: f"open_time {t[i]} ms is not a whole minute"),
         (
             close_ms != t + CLOSE_OFFSET_MS,
@@ -278,7 +295,7 @@ def _check_rows(
             lambda i: "taker-buy volume exceeds total volume",
         ),
         (
-            step < 0,
+            before_previous,
             lambda i: f"open_time {t[i]} ms is before the previous row's {t[i - 1]} ms",
         ),
     ]

@@ -246,6 +246,13 @@ def classify_post_error(exc: Exception) -> tuple[PlaceStatus, str]:
     return PlaceStatus.AMBIGUOUS, f"{exc.__class__.__name__}"
 
 
+def _malformed(what: str, shape: str) -> VenueUnavailableError:
+    """The error for an answer of the wrong shape, logged here once. Only the shape is
+    named, never the body: it may carry the account's orders, trades or balances."""
+    log_warning(f"⚠️ {what}: malformed answer ({shape})")
+    return VenueUnavailableError(f"{what}: malformed answer")
+
+
 def _is_transient(exc: PolyApiException) -> bool:
     code = exc.status_code
     return code is None or code == 429 or code >= 500
@@ -364,9 +371,26 @@ class ClobVenue:
                 f"{what}: HTTP {exc.status_code}: {_error_text(exc) or 'refused'}"
             ) from exc
 
+    def _pages(self, what: str, call: Callable[[], Any]) -> list[Any]:
+        """Every row of a paged ``/data/*`` read. The client walks the pages itself and
+        indexes each one unchecked, so a page that is not ``{data: [...], next_cursor}``
+        (or a body that is not JSON, which it hands on as text) surfaces as its
+        TypeError/KeyError: a malformed answer, not a bug of ours."""
+        try:
+            rows = self._read(what, call)
+        except (TypeError, KeyError, AttributeError) as exc:
+            raise _malformed(what, f"page: {exc.__class__.__name__}") from exc
+        if not isinstance(rows, list):
+            raise _malformed(what, "rows are not a list")
+        return rows
+
     def _version_of(self) -> int:
         if self._version is None:
-            self._version = int(self._read("version", self.client.get_version))
+            answer = self._read("version", self.client.get_version)
+            try:
+                self._version = int(answer)
+            except (TypeError, ValueError, OverflowError):
+                raise _malformed("version", type(answer).__name__) from None
         return self._version
 
     def _neg_risk_of(self, token_id: str) -> bool:
@@ -532,10 +556,17 @@ class ClobVenue:
             return PlaceReply(cid, oid, PlaceStatus.AMBIGUOUS, error="malformed answer")
         if str(answer.get("orderID", oid)).lower() != oid.lower():
             log_warning(f"⚠️ venue id {answer.get('orderID')} ≠ prepared {oid} ({cid})")
+        trade_ids = answer.get("tradeIDs") or []
+        if not isinstance(trade_ids, list) or not all(
+            isinstance(t, str) for t in trade_ids
+        ):
+            # accepted, but with trades we cannot name: whether and how it filled is
+            # for reconciliation to prove, as for any answer we cannot read
+            log_warning(f"⚠️ order {oid} ({cid}) accepted with malformed tradeIDs")
+            return PlaceReply(cid, oid, PlaceStatus.AMBIGUOUS, error="malformed answer")
         fills: tuple[FillEvent, ...] = ()
-        trade_ids = [str(t) for t in answer.get("tradeIDs") or [] if t]
         try:
-            fills = tuple(f for t in trade_ids for f in self._fills_of_trade(t))
+            fills = tuple(f for t in trade_ids if t for f in self._fills_of_trade(t))
         except (VenueUnavailableError, ClobVenueError) as exc:
             # Accepted all the same: fill polling and reconciliation book them later.
             log_warning(f"⚠️ order {oid} accepted; its fills could not be read yet: {exc}")
@@ -548,7 +579,7 @@ class ClobVenue:
         )
 
     def _fills_of_trade(self, trade_id: str) -> list[FillEvent]:
-        rows = self._read(
+        rows = self._pages(
             "trade",
             lambda: self.client.get_trades(TradeParams(id=trade_id), only_first_page=True),
         )
@@ -598,10 +629,12 @@ class ClobVenue:
             ) from exc
         if not isinstance(answer, Mapping):
             raise VenueUnavailableError(f"{what}: malformed answer")
-        cancelled = tuple(str(i) for i in answer.get("canceled") or [])
-        not_cancelled = {
-            str(k): str(v) for k, v in (answer.get("not_canceled") or {}).items()
-        }
+        canceled = answer.get("canceled") or []
+        not_canceled = answer.get("not_canceled") or {}
+        if not isinstance(canceled, list) or not isinstance(not_canceled, Mapping):
+            raise _malformed(what, "canceled/not_canceled")
+        cancelled = tuple(str(i) for i in canceled)
+        not_cancelled = {str(k): str(v) for k, v in not_canceled.items()}
         if cancelled:
             log(f"🧹 cancelled {len(cancelled)} order(s)")
         return CancelReply(cancelled, not_cancelled)
@@ -632,16 +665,16 @@ class ClobVenue:
 
     def open_orders(self) -> list[VenueOrder]:
         """Every live order (all pages of ``/data/orders``)."""
-        rows = self._read("open orders", self.client.get_open_orders)
+        rows = self._pages("open orders", self.client.get_open_orders)
         try:
             return [parse_open_order(r) for r in rows]
         except ClobVenueError as exc:
             raise VenueUnavailableError(str(exc)) from exc
 
     def _trades(self) -> list[Mapping[str, Any]]:
-        rows = self._read("trades", self.client.get_trades)
-        if not isinstance(rows, list):
-            raise VenueUnavailableError("trades: malformed answer")
+        rows = self._pages("trades", self.client.get_trades)
+        if not all(isinstance(r, Mapping) for r in rows):
+            raise _malformed("trades", "a row is not an object")
         return rows
 
     def fills(self, since_ms: int = 0) -> list[FillEvent]:
@@ -686,7 +719,10 @@ class ClobVenue:
                     raise _TransientError(f"positions: HTTP {answer.status_code}")
                 if answer.status_code != 200:
                     raise VenueUnavailableError(f"positions: HTTP {answer.status_code}")
-                return answer.json()
+                try:
+                    return answer.json()
+                except ValueError as exc:  # requests' JSONDecodeError is a ValueError
+                    raise _malformed("positions", "body is not JSON") from exc
 
             rows = self._read("positions", call)
             if not isinstance(rows, list):
@@ -731,7 +767,11 @@ class ClobVenue:
 
     def server_time(self) -> int:
         """The venue's clock, unix seconds (``GET /time``)."""
-        return int(self._read("time", self.client.get_server_time))
+        answer = self._read("time", self.client.get_server_time)
+        try:
+            return int(answer)
+        except (TypeError, ValueError, OverflowError) as exc:  # not a number
+            raise _malformed("time", exc.__class__.__name__) from exc
 
     def redeem(self, condition_id: str) -> int:
         """Against the emulator (a loopback URL): its admin redemption; returns collateral

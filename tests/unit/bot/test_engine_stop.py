@@ -286,7 +286,6 @@ def test_a_venue_without_a_balance_books_nothing(db: Path, make_bot) -> None:
     assert _deposits() == []
 
 
-
 def test_no_new_entry_once_the_last_window_is_over(db: Path, make_bot) -> None:
     """After --windows N the bot waits for settlement but opens no new position."""
     bot = make_bot(RunOptions(windows=1))
