@@ -636,6 +636,8 @@ def test_a_hostile_value_in_a_checked_column_is_refused_and_changes_nothing(
 # Every execute() whose SQL is not one literal string, reviewed: (file, function) → why the
 # text built at run time cannot carry data.
 REVIEWED_DYNAMIC_SQL = {
+    ("src/backtest/report.py", "read_decisions"): "_DECISIONS_SQL is a module constant "
+    "built once from the fixed tuple _INPUT_PATHS of JSON paths; no data reaches it",
     ("src/data/db_connection.py", "connect"): "PRAGMA busy_timeout from the int constant "
     "BUSY_TIMEOUT_MS (a PRAGMA takes no bound parameters)",
     ("src/data/db_connection.py", "db_connection"): "one of the literals 'BEGIN' and "
