@@ -94,7 +94,12 @@ class Clone:
         return match.group(1)
 
     def next_minor(self) -> str:
+        """The next minor version that has no changelog section yet (the clone's
+        CHANGELOG.md may already hold the notes of the release being prepared)."""
         major, minor, _ = (int(p) for p in self.version.split("."))
+        text = (self.path / "CHANGELOG.md").read_text(encoding="utf-8")
+        while f"## [{major}.{minor + 1}.0]" in text:
+            minor += 1
         return f"{major}.{minor + 1}.0"
 
     def add_section(self, version: str, notes: str, date: str = "2026-12-01") -> None:
