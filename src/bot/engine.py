@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import signal
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -368,8 +367,3 @@ def install_signal_handlers(bot: Bot) -> Callable[[], None]:
             signal.signal(sig, handler)
 
     return restore
-
-
-def elapsed_real(start: float) -> float:
-    """Real seconds since ``start`` (perf_counter)."""
-    return time.perf_counter() - start

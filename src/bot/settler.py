@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from src.bot.order_placer import OrderPlacer
 from src.data.db_connection import db_connection
-from src.data.market_data.polymarket import GammaClient, MarketDataError
+from src.data.market_data.polymarket import GammaClient
 from src.notifications.notifier import Kind, Notification, Notifier
 from src.trading.position_manager.jobs import Job, RedeemRequest
 from src.trading.position_manager.portfolio import windows_to_redeem, windows_to_resolve
@@ -58,7 +58,7 @@ class Settler:
         for window in pending:
             try:
                 market = self.gamma.market_by_slug(window.slug)
-            except (MarketDataError, Exception) as exc:  # Gamma down: try next step
+            except Exception as exc:  # Gamma down or answering garbage: next step
                 log_warning(f"⚠️ [{window.symbol}] resolution of {window.slug}: {exc}")
                 continue
             if market is None or market.outcome is None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from eth_account import Account
 
 from src.config.modes import Mode
-from src.config.settings import Settings
+from src.config.settings import Settings, option_by_name
 from src.data.market_data.binance import BinanceMarketData, make_client
 from src.data.market_data.polymarket import GammaClient
 from src.trading.state import RecentFills, recent_fills
@@ -31,16 +31,6 @@ from src.utils.redaction import REDACTOR
 # Above this speed the venue's 10-second dead-man switch is a fraction of a real second
 # away, so heartbeats would cancel orders on any hiccup: they stay off.
 MAX_HEARTBEAT_SPEED = 5.0
-
-_URL_FIELDS = {
-    "POLYMARKET_CLOB_URL": "polymarket_clob_url",
-    "POLYMARKET_GAMMA_URL": "polymarket_gamma_url",
-    "POLYMARKET_DATA_URL": "polymarket_data_url",
-    "POLYMARKET_WS_URL": "polymarket_ws_url",
-    "BINANCE_API_URL": "binance_api_url",
-    "BINANCE_FUTURES_URL": "binance_futures_url",
-    "BINANCE_WS_URL": "binance_ws_url",
-}
 
 
 @dataclass
@@ -95,7 +85,7 @@ def _sim(settings: Settings, speed: float | None) -> Adapters:
     try:
         key = Account.create().key.hex()
         REDACTOR.register(key)
-        urls = {_URL_FIELDS[name]: value for name, value in handle.env().items()}
+        urls = {option_by_name(name).field: value for name, value in handle.env().items()}
         # the embedded emulator knows only this run's key: configured API credentials
         # belong to another account (or venue) and would be refused
         sim_settings = dataclasses.replace(
@@ -117,11 +107,6 @@ def _live(settings: Settings, speed: float | None) -> Adapters:
         clock = AnchoredClock(venue.server_time, speed)
         log(f"⏱️ clock anchored to the venue's /time, ×{speed:g}")
     return _connect(settings, Mode.LIVE, clock, speed, venue)
-
-
-def clock_for_speed(speed: float | None) -> float:
-    """The speed a clock runs at (1 for real time)."""
-    return 1.0 if speed is None else speed
 
 
 def clob_venue(settings: Settings) -> ClobVenue:
@@ -147,9 +132,7 @@ def _connect(
     watchdog = Watchdog(venue, clock, last_message_at=lambda: stream.last_message_at)
     stream.on_connect(watchdog.kick)
     streams: list[object] = [watchdog, stream]
-    if settings.open_orders_on_exit == "cancel" and clock_for_speed(speed) <= (
-        MAX_HEARTBEAT_SPEED
-    ):
+    if settings.open_orders_on_exit == "cancel" and (speed or 1.0) <= MAX_HEARTBEAT_SPEED:
         streams.append(HeartbeatLoop(Heartbeats(venue.client), clock))
     return Adapters(
         mode=mode,

@@ -53,7 +53,7 @@ from src.trading.redemption import (
 )
 from src.trading.venue.clob import ClobVenue, ClobVenueError, is_loopback
 from src.trading.venue.port import VenueUnavailableError
-from src.utils.clock import SystemClock
+from src.utils.clock import SimClock, SystemClock
 from src.utils.logger import log, log_warning
 from src.utils.money import format_micro, micro_str
 from src.utils.redaction import redact
@@ -203,23 +203,10 @@ def record_in_ledger(
     if window is None:
         return f"the market's window is not in the database: nothing recorded; {RECONCILE_NOTE}"
     # one booking rule for the bot and this command (settlement.book_redemption)
-    book_redemption(window, paid_micro, _FixedClock(now_ms / 1000), reference)
+    book_redemption(window, paid_micro, SimClock(start=now_ms / 1000), reference)
     if expected != paid_micro:
         return f"recorded ({micro_str(expected)} expected by the ledger)"
     return "recorded"
-
-
-class _FixedClock:
-    """The moment of the redemption, as the Clock the booking reads."""
-
-    def __init__(self, at: float) -> None:
-        self._at = at
-
-    def now(self) -> float:
-        return self._at
-
-    def sleep(self, seconds: float) -> None:  # pragma: no cover - never waits
-        return None
 
 
 def _ledger_rows(cur: sqlite3.Cursor, condition_id: str) -> list[sqlite3.Row]:

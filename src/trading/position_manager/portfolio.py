@@ -161,6 +161,20 @@ def settled_tokens(cur: sqlite3.Cursor, window_id: int) -> list[tuple[str, int, 
     return [(str(r[0]), int(r[1]), int(r[2])) for r in rows]
 
 
+# What resting BUYs reserve, and what open positions cost (optionally in one window).
+RESERVED_BY_BUYS = (
+    "SELECT COALESCE(SUM((size_micro - filled_micro) * price_micro / 1000000), 0) "
+    "FROM orders WHERE side = 'BUY' AND status IN ('live', 'partially_filled')"
+)
+OPEN_COST = "SELECT COALESCE(SUM(cost_micro), 0) FROM positions WHERE status = 'open'"
+
+
+def _sum(cur: sqlite3.Cursor, query: str, window_id: int | None = None) -> int:
+    if window_id is None:
+        return int(cur.execute(query).fetchone()[0])
+    return int(cur.execute(f"{query} AND window_id = ?", (window_id,)).fetchone()[0])
+
+
 def account_state(
     cur: sqlite3.Cursor, now_ms: int, window_id: int | None = None
 ) -> AccountState:
@@ -170,33 +184,11 @@ def account_state(
     positions plus those BUYs; the daily loss is realised PnL closed since 00:00 UTC.
     """
     cash = cash_balance(cur)
-    reserved = int(
-        cur.execute(
-            "SELECT COALESCE(SUM((size_micro - filled_micro) * price_micro / 1000000), 0) "
-            "FROM orders WHERE side = 'BUY' AND status IN ('live', 'partially_filled')"
-        ).fetchone()[0]
-    )
-    held = int(
-        cur.execute(
-            "SELECT COALESCE(SUM(cost_micro), 0) FROM positions WHERE status = 'open'"
-        ).fetchone()[0]
-    )
+    reserved = _sum(cur, RESERVED_BY_BUYS)
+    held = _sum(cur, OPEN_COST)
     in_window = 0
     if window_id is not None:
-        in_window = int(
-            cur.execute(
-                "SELECT COALESCE(SUM(cost_micro), 0) FROM positions WHERE window_id = ? "
-                "AND status = 'open'",
-                (window_id,),
-            ).fetchone()[0]
-        ) + int(
-            cur.execute(
-                "SELECT COALESCE(SUM((size_micro - filled_micro) * price_micro / 1000000),"
-                " 0) FROM orders WHERE side = 'BUY' AND window_id = ? "
-                "AND status IN ('live', 'partially_filled')",
-                (window_id,),
-            ).fetchone()[0]
-        )
+        in_window = _sum(cur, OPEN_COST, window_id) + _sum(cur, RESERVED_BY_BUYS, window_id)
     day_start = now_ms - now_ms % DAY_MS
     daily = int(
         cur.execute(
