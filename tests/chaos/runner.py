@@ -44,6 +44,7 @@ from tests.support.processes import (
     new_setup,
     start_emulator_process,
 )
+from tests.support.waiting import wait_until
 
 MICRO = 1_000_000
 COINS = 4
@@ -98,12 +99,13 @@ class ChaosReport:
 
 
 def _wait_for_time(emu: EmulatorProcess, target: float, bot: subprocess.Popen[str]) -> bool:
-    """Poll the emulator's clock until ``target``; False if the bot stopped first."""
-    while emu.time() < target:
-        if bot.poll() is not None:
-            return False
-        time.sleep(0.05)
-    return True
+    """Until the emulator's clock reaches ``target``; False if the bot stopped first."""
+    return wait_until(
+        lambda: emu.time() >= target,
+        f"emulator time {target:.0f}",
+        RUN_END_TIMEOUT_S,
+        give_up=lambda: bot.poll() is not None,
+    )
 
 
 def _query(db: Path, sql: str) -> list[tuple]:

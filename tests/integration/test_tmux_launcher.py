@@ -16,12 +16,13 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.support.waiting import wait_until
 
 pytestmark = [
     pytest.mark.integration,
@@ -42,12 +43,11 @@ LOCK_MESSAGE = "another `polyflup run` (pid {pid}) is using this database"
 def wait_for(
     condition: Callable[[], bool], what: str, deadline_s: float = DEADLINE_S
 ) -> None:
-    """Poll ``condition`` until it holds; fail naming ``what`` after ``deadline_s``."""
-    deadline = time.monotonic() + deadline_s
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {deadline_s:g}s waiting for {what}")
-        time.sleep(0.05)
+    """Until ``condition`` holds; fail naming ``what`` after ``deadline_s``."""
+    try:
+        wait_until(condition, what, deadline_s)
+    except AssertionError as exc:
+        pytest.fail(str(exc))
 
 
 def pid_in(output: str) -> int:

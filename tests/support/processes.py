@@ -10,13 +10,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import requests
 from eth_account import Account
+
+from tests.support.waiting import wait_until
 
 POLYFLUP = str(Path(sys.executable).with_name("polyflup"))
 SPEED = 60.0
@@ -121,12 +122,18 @@ def start_emulator_process(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while not info.exists():  # the child writes the file once it listens
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError("the emulator did not start")
-        time.sleep(0.05)
+    try:  # the child writes the file once it listens
+        started = wait_until(
+            info.exists,
+            "the emulator to start",
+            START_TIMEOUT_S,
+            give_up=lambda: process.poll() is not None,
+        )
+    except AssertionError:
+        started = False
+    if not started:
+        process.kill()
+        raise RuntimeError("the emulator did not start")
     data = json.loads(info.read_text())
     return EmulatorProcess(process, dict(data["env"]), data["base_url"])
 

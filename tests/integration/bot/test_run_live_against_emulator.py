@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 import signal
 import sqlite3
-import time
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from tests.support.processes import BotSetup
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -106,20 +106,24 @@ def test_a_bot_killed_mid_window_resumes_without_duplicating_or_losing(
     bot_setup: BotSetup,
 ) -> None:
     bot = bot_setup.start(windows=2)
-    deadline = time.monotonic() + 120
-    try:
-        while True:  # wait until it holds a position with a resting exit plan
-            if bot_setup.db.exists():
-                rows = _query(
-                    bot_setup.db,
-                    "SELECT COUNT(*) FROM orders WHERE intent = 'exit_plan' "
-                    "AND status = 'live'",
-                )
-                if rows[0][0]:
-                    break
-            assert bot.poll() is None, bot.stdout.read() if bot.stdout else ""
-            assert time.monotonic() < deadline, "no exit plan within the deadline"
-            time.sleep(0.1)
+
+    def exit_plan_resting() -> bool:
+        return bot_setup.db.exists() and bool(
+            _query(
+                bot_setup.db,
+                "SELECT COUNT(*) FROM orders WHERE intent = 'exit_plan' "
+                "AND status = 'live'",
+            )[0][0]
+        )
+
+    try:  # until it holds a position with a resting exit plan
+        alive = wait_until(
+            exit_plan_resting,
+            "a resting exit plan",
+            120,
+            give_up=lambda: bot.poll() is not None,
+        )
+        assert alive, bot.stdout.read() if bot.stdout else ""
     finally:
         bot.send_signal(signal.SIGKILL)
         bot.wait(10)
