@@ -1,5 +1,8 @@
 """Lockstep: the bot's workers run one after another at each tick of a manual clock.
 
+It drives both ``polyflup backtest`` (the world in-process) and ``polyflup run --sim
+--lockstep`` (the embedded emulator's world, traded over HTTP).
+
 The same objects as ``polyflup run`` — market poller, signal generator, order placer,
 position monitor, settler — in a fixed order, so a run is deterministic for a seed and as
 fast as the machine allows. Fills of resting orders are read back each tick (what the user
@@ -14,6 +17,8 @@ from src.bot.engine import Bot
 from src.trading.ledger.recorder import record_fills
 from src.trading.venue.port import Venue
 
+LEAD_S = 300.0  # after an idle stretch, wake this long before the world needs the bot
+DEFAULT_RESOLUTION_S = 10.0  # simulated seconds between two ticks
 OVERLAP_MS = 120_000  # re-read this much before the last read: a fill may be stamped late
 
 
@@ -26,20 +31,25 @@ class Lockstep:
         advance_to: Callable[[float], float],
         resolution_s: float,
         venue: Venue | None = None,
+        next_activity: Callable[[float], float | None] | None = None,
     ) -> None:
+        """``next_activity(now)``, if given, is when the world next needs the bot (None:
+        never again): idle stretches (a recording's gaps) are crossed in one step that
+        lands ``LEAD_S`` before it."""
         if resolution_s <= 0:
             raise ValueError("resolution_s must be > 0")
         self.bot = bot
         self.advance_to = advance_to
         self.resolution_s = resolution_s
         self.venue = venue
+        self.next_activity = next_activity
         self.ticks = 0
         self._read_ms = 0
 
     def tick(self) -> float:
         """Move the world one step and let every worker act once; returns the time."""
         bot = self.bot
-        now = self.advance_to(bot.clock.now() + self.resolution_s)
+        now = self.advance_to(self._next_time(bot.clock.now()))
         if self.venue is not None:
             self._book_fills()
         bot.poller.step()
@@ -51,6 +61,18 @@ class Lockstep:
         bot.placer.drain()
         self.ticks += 1
         return now
+
+    def _next_time(self, now: float) -> float:
+        step = now + self.resolution_s
+        if self.next_activity is None:
+            return step
+        due = self.next_activity(now)
+        if due is None:
+            return step  # nothing left to replay: tick on (settlement, redemption)
+        lead = due - LEAD_S
+        if lead <= step:
+            return step
+        return lead - lead % self.resolution_s  # stay on the resolution's grid
 
     def _book_fills(self) -> None:
         started = int(self.bot.clock.now() * 1000)
@@ -64,6 +86,8 @@ class Lockstep:
     ) -> None:
         """Tick until the clock reaches ``until``."""
         while self.bot.clock.now() < until:
+            if self._next_time(self.bot.clock.now()) > until:
+                break
             now = self.tick()
             if on_tick is not None:
                 on_tick(now)

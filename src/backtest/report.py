@@ -2,7 +2,8 @@
 position), ``decisions.csv`` (one row per evaluated decision, PASS included, with the
 window's real outcome), ``summary.json`` (the headline figures, per-symbol and exit-reason
 tables, calibration of both confidence methods, the baselines, the settings, the seed) and
-``report.png`` (equity, drawdown, calibration, PnL by exit reason).
+``report.png`` (equity, drawdown, calibration, PnL by exit reason, and the Brier score by
+minute of the market, the fair value and both confidences).
 
 Everything is computed from the ledger's fills, fees and settlements — the same numbers
 ``polyflup positions`` and ``stats`` would show — so the files add up to each other. The
@@ -355,6 +356,91 @@ class Brier:
     def value(self) -> float | None:
         """The mean squared error (None before any scored decision)."""
         return self.total / self.count if self.count else None
+
+
+BRIER_MINUTES = tuple(range(1, 15))
+FORECASTERS = ("market", "fair_value", "additive", "bayesian")
+
+
+@dataclass(frozen=True, slots=True)
+class MinuteBrier:
+    """Brier scores of every forecaster of P(Up) at one minute into the window.
+
+    ``windows`` is how many windows had a decision in that minute with an outcome; each
+    score averages over the windows where that forecaster had a value (None: none had).
+    """
+
+    minute: int
+    windows: int
+    market: float | None
+    fair_value: float | None
+    additive: float | None
+    bayesian: float | None
+
+    def as_json(self) -> dict[str, Any]:
+        """The row as ``summary.json`` holds it."""
+        return {
+            "minute": self.minute,
+            "windows": self.windows,
+            **{name: _ratio(getattr(self, name)) for name in FORECASTERS},
+        }
+
+
+def forecasts(row: DecisionRow) -> dict[str, float | None]:
+    """What each forecaster said P(Up) was at ``row``: the market's mid (Up book, both
+    sides quoted), the fair value, each confidence method's P(Up)."""
+    mid = None
+    if row.up_bid_micro is not None and row.up_ask_micro is not None:
+        mid = (row.up_bid_micro + row.up_ask_micro) / 2 / MICRO
+    return {
+        "market": mid,
+        "fair_value": row.fair_value,
+        "additive": row.p_up_additive,
+        "bayesian": row.p_up_bayesian,
+    }
+
+
+class BrierByMinute:
+    """Does the model know more than the market? At each minute mark of the window (1 …
+    14), the first decision of every window taken in that minute (``60·m ≤ elapsed <
+    60·(m + 1)``) is scored, for each forecaster, against the window's outcome."""
+
+    __slots__ = ("_seen", "_sums")
+
+    def __init__(self) -> None:
+        self._seen: set[tuple[str, int, int]] = set()
+        self._sums: dict[int, dict[str, list[float]]] = {
+            m: {name: [] for name in FORECASTERS} for m in BRIER_MINUTES
+        }
+
+    def add(self, row: DecisionRow) -> None:
+        """Score ``row`` if it is its window's first decision of a minute mark."""
+        if row.outcome not in SIDES or row.elapsed_s is None or row.window_start is None:
+            return
+        minute = int(row.elapsed_s // 60)
+        if minute not in self._sums:
+            return
+        key = (row.symbol, row.window_start, minute)
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        outcome = 1.0 if row.outcome == "UP" else 0.0
+        scores = self._sums[minute]
+        for name, p in forecasts(row).items():
+            if p is not None and math.isfinite(p):
+                scores[name].append((p - outcome) ** 2)
+
+    def table(self) -> tuple[MinuteBrier, ...]:
+        """One row per minute that saw a window, earliest first."""
+        rows = []
+        for minute in BRIER_MINUTES:
+            scores = self._sums[minute]
+            windows = sum(1 for key in self._seen if key[2] == minute)
+            if not windows:
+                continue
+            means = {name: (sum(v) / len(v) if v else None) for name, v in scores.items()}
+            rows.append(MinuteBrier(minute, windows, **means))
+        return tuple(rows)
 
 
 def bucket_index(confidence: float) -> int | None:
@@ -724,6 +810,7 @@ class BacktestReport:
     by_symbol: tuple[GroupStats, ...]
     by_exit_reason: tuple[GroupStats, ...]
     calibration: tuple[CalibrationBucket, ...]  # both methods
+    brier_by_minute: tuple[MinuteBrier, ...]
     baselines: tuple[GroupStats, ...]
     stake_micro: int
     fees_micro: int
@@ -763,7 +850,9 @@ def write_outputs(
     briers = {m: Brier(m) for m in METHODS}
     tallies = {m: CalibrationTally(m) for m in METHODS}
     points = EntryPoints(rules)
+    by_minute = BrierByMinute()
     sinks = [b.add for b in briers.values()] + [t.add for t in tallies.values()]
+    sinks.append(by_minute.add)
     with db_connection(readonly=True) as cur:
         trades = trade_rows(cur)
         write_trades(out_dir / "trades.csv", trades)
@@ -783,6 +872,7 @@ def write_outputs(
     by_symbol = group_by(closed, lambda t: t.symbol)
     by_reason = group_by(closed, lambda t: t.exit_reason)
     brier = {m: briers[m].value for m in METHODS}
+    minute_table = by_minute.table()
     summary: dict[str, Any] = {
         "windows": windows,
         "decisions": decisions,
@@ -795,6 +885,7 @@ def write_outputs(
         "fees_paid": str(Decimal(fees) / MICRO),
         "brier_additive": _ratio(brier["additive"]),
         "brier_bayesian": _ratio(brier["bayesian"]),
+        "brier_by_minute": [m.as_json() for m in minute_table],
         "calibration_additive": calibration_json(calibrated["additive"]),
         "calibration_bayesian": calibration_json(calibrated["bayesian"]),
         "by_symbol": [group_json(g) for g in by_symbol],
@@ -817,6 +908,7 @@ def write_outputs(
         calibration_all,
         by_reason,
         _figure_title(meta, total),
+        minute_table,
     )
     return BacktestReport(
         summary=summary,
@@ -824,6 +916,7 @@ def write_outputs(
         by_symbol=by_symbol,
         by_exit_reason=by_reason,
         calibration=calibration_all,
+        brier_by_minute=minute_table,
         baselines=compared,
         stake_micro=stake,
         fees_micro=fees,

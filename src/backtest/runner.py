@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from src.backtest.adapters import InProcessBinanceClient, InProcessGamma
@@ -24,10 +24,17 @@ from src.data.db_connection import configure_database, db_connection
 from src.data.market_data.binance import BinanceMarketData
 from src.data.market_data.windows import WINDOW_SECONDS, normalize_coin
 from src.data.migrations import run_migrations
+from src.data.quotes import load_recordings
 from src.sim.calendar import DEFAULT_RESOLVE_DELAY_S
 from src.sim.emulator.config import EmulatorConfig
 from src.sim.emulator.context import EmulatorContext
 from src.sim.emulator.defaults import WARMUP_S
+from src.sim.emulator.feed_setup import DataFileError, replay_setup
+from src.sim.emulator.recorded import (
+    RecordedMarketSource,
+    ReplayRules,
+    recorded_source_factory,
+)
 from src.sim.emulator.server import Emulator
 from src.sim.feeds.generator import DEFAULT_START_MS, MINUTES_PER_DAY, GeneratedFeed
 from src.trading.state import RecentFills
@@ -35,6 +42,7 @@ from src.trading.venue.in_process import InProcessVenue
 from src.utils.money import to_micro
 
 SETTLE_TAIL_S = DEFAULT_RESOLVE_DELAY_S + 3 * 60  # after the last window: resolve, redeem
+RECORDING_WARMUP_S = 60 * 60  # klines a recorded window needs before it (volatility)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +54,8 @@ class BacktestSpec:
     data_files: tuple[str, ...] = ()
     coins: tuple[str, ...] = ("BTC", "ETH", "SOL", "XRP")
     resolution_s: float = 10.0
+    quote_files: tuple[str, ...] = ()  # Polymarket recordings: the market replayed
+    replay: ReplayRules = field(default_factory=ReplayRules)
 
     def account(self) -> str:
         """The backtest's trading account (an address derived from the seed)."""
@@ -74,7 +84,9 @@ def build_world(spec: BacktestSpec, settings: Settings) -> Emulator:
         data_files=spec.data_files,
         default_balance=to_micro(settings.sim_starting_balance),
     )
-    if spec.data_files:
+    if spec.quote_files:
+        emulator = recorded_world(spec, config)
+    elif spec.data_files:
         emulator = Emulator(config)
     else:
         days = spec.days or 1
@@ -87,6 +99,35 @@ def build_world(spec: BacktestSpec, settings: Settings) -> Emulator:
         emulator = Emulator(config, feed=feed)
     emulator.build()
     return emulator
+
+
+def recorded_world(spec: BacktestSpec, config: EmulatorConfig) -> Emulator:
+    """A world whose books replay ``spec.quote_files`` over the ``spec.data_files``
+    klines (files of one coin may leave days out between them: flat candles fill in)."""
+    if not spec.data_files:
+        raise DataFileError("--quotes needs the matching Binance klines (--data FILE…)")
+    windows = load_recordings(spec.quote_files)
+    setup = replay_setup(spec.data_files, spec.seed, None, fill_gaps=True)
+    first_ms, end_ms = setup.feed.time_range()
+    usable = [
+        w
+        for w in windows
+        if w.outcome is not None
+        and first_ms / 1000 + RECORDING_WARMUP_S <= w.window_start
+        and w.window_start + WINDOW_SECONDS <= end_ms / 1000
+    ]
+    if not usable:
+        raise DataFileError(
+            "no recorded window with an outcome lies inside the klines (each needs "
+            f"{RECORDING_WARMUP_S // 60} minutes of klines before it)"
+        )
+    first = usable[0].window_start - WINDOW_SECONDS  # list, then warm up the bot
+    config = dataclasses.replace(config, start_time=float(first))
+    return Emulator(
+        config,
+        feed=setup.feed,
+        source_factory=recorded_source_factory(usable, spec.replay),
+    )
 
 
 def run_backtest(
@@ -125,12 +166,22 @@ def run_backtest(
     bot.prepare()
     start = clock.now()
     feed_end = context.feed.time_range()[1] / 1000
-    last = feed_end - SETTLE_TAIL_S
-    if spec.days:
-        last = min(last, start + spec.days * 86_400)
-    last -= last % WINDOW_SECONDS
+    source = context.source
+    next_activity = None
+    if isinstance(source, RecordedMarketSource):
+        recorded = source.windows
+        last = max(m.end for m in recorded)
+        window_count = len(recorded)
+        next_activity = source.next_activity
+    else:
+        last = feed_end - SETTLE_TAIL_S
+        if spec.days:
+            last = min(last, start + spec.days * 86_400)
+        last -= last % WINDOW_SECONDS
+        span = int((last - (start - start % WINDOW_SECONDS)) // WINDOW_SECONDS)
+        window_count = span * len(coins)
     end = min(last + SETTLE_TAIL_S, feed_end)
-    lockstep = Lockstep(bot, emulator.step, spec.resolution_s, venue)
+    lockstep = Lockstep(bot, emulator.step, spec.resolution_s, venue, next_activity)
 
     def tick(now: float) -> None:
         if on_tick is not None:
@@ -141,8 +192,7 @@ def run_backtest(
     finally:
         bot.directory.close()
     record_outcomes(context)
-    windows = int((last - (start - start % WINDOW_SECONDS)) // WINDOW_SECONDS)
-    return BacktestRun(db_path, start, end, windows * len(coins), lockstep.ticks, coins)
+    return BacktestRun(db_path, start, end, window_count, lockstep.ticks, coins)
 
 
 def record_outcomes(context: EmulatorContext) -> int:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+import warnings
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -11,15 +13,24 @@ import click
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from src.backtest.report import METHODS, BacktestReport, BaselineRules, write_outputs
+from src.backtest.report import (
+    FORECASTERS,
+    METHODS,
+    BacktestReport,
+    BaselineRules,
+    write_outputs,
+)
 from src.backtest.runner import BacktestSpec, run_backtest
 from src.cli.common import build_settings, console, handle_errors, set_option
 from src.cli.config_cmd import display_value, profile_option
 from src.config.settings import options
 from src.data.market_data.windows import SUPPORTED_COINS, normalize_coin
+from src.data.quotes import QuotesFileError, QuotesRepairWarning
 from src.data.stats import CalibrationBucket, GroupStats
 from src.sim.emulator.feed_setup import DataFileError
-from src.sim.feeds.errors import KlineFileError
+from src.sim.emulator.recorded import DEFAULT_DEPTH_SHARES, ReplayRules
+from src.sim.emulator.world import DEFAULT_FEE_RATE
+from src.sim.feeds.errors import KlineFileError, KlineRepairWarning
 from src.utils.logger import configure_logging
 from src.utils.money import format_micro, to_micro
 
@@ -52,6 +63,30 @@ def _coins(text: str | None) -> tuple[str, ...]:
     multiple=True,
     metavar="[SYMBOL=]FILE",
     help="Binance 1m kline CSV files (gzip or plain) to replay (repeatable).",
+)
+@click.option(
+    "--quotes",
+    "quote_files",
+    multiple=True,
+    metavar="FILE",
+    help="Polymarket quote recordings to trade against instead of the book model "
+    "(repeatable; needs the matching --data klines).",
+)
+@click.option(
+    "--depth",
+    type=click.FloatRange(min=5),
+    default=float(DEFAULT_DEPTH_SHARES),
+    show_default=True,
+    metavar="SHARES",
+    help="With --quotes: shares at each recorded best price when the file has no sizes.",
+)
+@click.option(
+    "--fee-rate",
+    type=click.FloatRange(min=0, max=1),
+    default=float(DEFAULT_FEE_RATE),
+    show_default=True,
+    help="With --quotes: the taker fee rate of the replayed markets (0: no fee, as when "
+    "the shared recordings were made).",
 )
 @click.option("--synthetic", is_flag=True, help="Generate prices instead of replaying.")
 @click.option(
@@ -91,6 +126,9 @@ def backtest_cmd(
     ctx: click.Context,
     profile: str | None,
     data_files: tuple[str, ...],
+    quote_files: tuple[str, ...],
+    depth: float,
+    fee_rate: float,
     synthetic: bool,
     days: float | None,
     symbols: str | None,
@@ -109,9 +147,13 @@ def backtest_cmd(
       polyflup backtest --profile aggressive --synthetic --days 2 --seed 7
 
       polyflup backtest --data BTCUSDT=btc.csv.gz --data ETHUSDT=eth.csv.gz
+
+      polyflup backtest --quotes btc-quotes.csv.gz --data BTCUSDT-1m-….csv.gz
     """
     if bool(data_files) == synthetic:
         raise click.UsageError("give --data FILE… or --synthetic --days N (one of them)")
+    if quote_files and not data_files:
+        raise click.UsageError("--quotes needs the matching Binance klines: --data FILE…")
     if synthetic and days is None:
         raise click.UsageError("--synthetic needs --days N")
     pairs = set_pairs + ((f"CONFIDENCE_METHOD={method}",) if method else ())
@@ -125,6 +167,10 @@ def backtest_cmd(
         data_files=data_files,
         coins=_coins(symbols),
         resolution_s=resolution,
+        quote_files=quote_files,
+        replay=ReplayRules(
+            depth_shares=Decimal(str(depth)), fee_rate=Decimal(str(fee_rate))
+        ),
     )
     screen = console()
     started = time.perf_counter()
@@ -147,16 +193,25 @@ def backtest_cmd(
             progress.update(task, completed=(now - start) / max(end - start, 1), sim=when)
 
         try:
-            run = run_backtest(spec, settings, out_dir / "ledger.db", on_tick)
+            with warnings.catch_warnings(record=True) as repaired:
+                warnings.simplefilter("always", KlineRepairWarning)
+                warnings.simplefilter("always", QuotesRepairWarning)
+                run = run_backtest(spec, settings, out_dir / "ledger.db", on_tick)
         except (DataFileError, KlineFileError) as exc:
             raise click.BadParameter(str(exc), param_hint="--data") from None
+        except QuotesFileError as exc:
+            raise click.BadParameter(str(exc), param_hint="--quotes") from None
         progress.update(task, completed=1.0)
+    for warning in repaired:
+        screen.print(f"[yellow]⚠️ {warning.message}[/]", soft_wrap=True)
     meta: dict[str, Any] = {
         "seed": seed,
         "profile": settings.profile,
         "resolution_s": resolution,
         "coins": list(run.coins),
         "data": list(data_files),
+        "quotes": list(quote_files),
+        **({"depth_shares": depth, "fee_rate": fee_rate} if quote_files else {}),
         "days": days,
         "start": datetime.fromtimestamp(run.start, tz=UTC).isoformat(),
         "end": datetime.fromtimestamp(run.end, tz=UTC).isoformat(),
@@ -276,6 +331,28 @@ def calibration_table(report: BacktestReport) -> Table:
     return table
 
 
+def brier_minute_table(report: BacktestReport) -> Table:
+    """Brier score of P(Up) by minute into the window: market, model, confidences."""
+    table = Table(
+        title="Does the model know more than the market? Brier score by minute",
+        caption="first decision of each window in the minute; lower is better, best bold",
+    )
+    table.add_column("Minute", justify="right", no_wrap=True)
+    table.add_column("Windows", justify="right", no_wrap=True)
+    labels = ("market mid", "fair value", "additive", "bayesian")
+    for label in labels:
+        table.add_column(label, justify="right", no_wrap=True)
+    for row in report.brier_by_minute:
+        values = [getattr(row, name) for name in FORECASTERS]
+        best = min((v for v in values if v is not None), default=None)
+        cells = [
+            "—" if v is None else f"[bold]{v:.4f}[/]" if v == best else f"{v:.4f}"
+            for v in values
+        ]
+        table.add_row(str(row.minute), f"{row.windows:,}", *cells)
+    return table
+
+
 def baselines_table(report: BacktestReport) -> Table:
     """The bot against the simple strategies on the same windows."""
     table = Table(
@@ -312,5 +389,7 @@ def _print_summary(report: BacktestReport, out_dir: Path, seconds: float) -> Non
         screen.print("No closed positions.")
     if report.calibration:
         screen.print(calibration_table(report))
+    if report.brier_by_minute:
+        screen.print(brier_minute_table(report))
     screen.print(baselines_table(report))
     screen.print(f"📁 {out_dir}: {', '.join(report.files)}", soft_wrap=True)

@@ -1,5 +1,6 @@
 """A backtest's ``report.png``: equity curve, drawdown, calibration of both confidence
-methods, PnL by exit reason.
+methods, PnL by exit reason, and the Brier score by minute of the market's mid, the fair
+value and both confidences.
 
 Same style and helpers as ``polyflup stats --png`` (:mod:`src.reports.stats_plot`), on the
 Agg canvas through matplotlib's object API — no pyplot, no global backend state. The
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -26,7 +28,16 @@ from src.reports.stats_plot import (
     draw_pnl_bars,
 )
 
+if TYPE_CHECKING:
+    from src.backtest.report import MinuteBrier
+
 EQUITY_COLOUR = "#37474f"
+FORECASTER_STYLES = {
+    "market": ("market mid", "#37474f", "o-"),
+    "fair_value": ("fair value", "#1e88e5", "s-"),
+    "additive": ("confidence (additive)", "#43a047", "^--"),
+    "bayesian": ("confidence (bayesian)", "#fb8c00", "v--"),
+}
 MICRO = 1_000_000
 
 Points = Sequence[tuple[int, int]]  # (time ms, micro-units)
@@ -78,6 +89,25 @@ def _drawdown(ax: Axes, drawdown: Points) -> None:
     _date_axis(ax)
 
 
+def _brier_by_minute(ax: Axes, rows: Sequence[MinuteBrier]) -> None:
+    ax.set_title("Brier score of P(Up) by minute into the window (lower is better)")
+    if not rows:
+        draw_empty(ax, "no decision with a known outcome")
+        return
+    minutes = [r.minute for r in rows]
+    for name, (label, colour, style) in FORECASTER_STYLES.items():
+        values = [getattr(r, name) for r in rows]
+        if all(v is None for v in values):
+            continue
+        points = [(m, v) for m, v in zip(minutes, values, strict=True) if v is not None]
+        ax.plot(*zip(*points, strict=True), style, color=colour, label=label, markersize=4)
+    ax.set_xlabel("minute into the window")
+    ax.set_ylabel("Brier score")
+    ax.set_xticks(minutes)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper right", fontsize="small")
+
+
 def backtest_figure(
     start_micro: int,
     equity: Points,
@@ -85,13 +115,19 @@ def backtest_figure(
     calibration: Sequence[CalibrationBucket],
     by_exit_reason: Sequence[GroupStats],
     title: str,
+    brier_by_minute: Sequence[MinuteBrier] = (),
 ) -> Figure:
-    """The four-panel figure (not saved): equity (from ``start_micro``) and drawdown on
+    """The five-panel figure (not saved): equity (from ``start_micro``) and drawdown on
     the left, on the same time axis; calibration of both methods and PnL by exit reason on
-    the right."""
-    figure = Figure(figsize=(13, 9), layout="constrained")
+    the right; the Brier score by minute across the bottom."""
+    figure = Figure(figsize=(13, 12), layout="constrained")
     FigureCanvasAgg(figure)
-    (equity_ax, calib_ax), (drawdown_ax, reasons_ax) = figure.subplots(2, 2)
+    grid = figure.add_gridspec(3, 2, height_ratios=(1, 1, 0.9))
+    equity_ax = figure.add_subplot(grid[0, 0])
+    calib_ax = figure.add_subplot(grid[0, 1])
+    drawdown_ax = figure.add_subplot(grid[1, 0])
+    reasons_ax = figure.add_subplot(grid[1, 1])
+    _brier_by_minute(figure.add_subplot(grid[2, :]), brier_by_minute)
     figure.suptitle(title)
     _equity(equity_ax, equity, start_micro)
     _drawdown(drawdown_ax, drawdown)
@@ -112,11 +148,12 @@ def write_backtest_png(
     calibration: Sequence[CalibrationBucket],
     by_exit_reason: Sequence[GroupStats],
     title: str,
+    brier_by_minute: Sequence[MinuteBrier] = (),
 ) -> Path:
     """Draw :func:`backtest_figure` into a PNG at ``path`` (folders created); returns it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     figure = backtest_figure(
-        start_micro, equity, drawdown, calibration, by_exit_reason, title
+        start_micro, equity, drawdown, calibration, by_exit_reason, title, brier_by_minute
     )
     figure.savefig(path, format="png", dpi=100)
     return path

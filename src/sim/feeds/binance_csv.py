@@ -358,6 +358,14 @@ def _close_gaps(
         ),
         stacklevel=4,
     )
+    return flat_filled(c)
+
+
+def flat_filled(c: dict[str, np.ndarray]) -> KlineTable:
+    """The table of columns ``c`` (open times increasing, whole minutes) with every
+    missing minute added as a flat candle at the previous close, zero volume and trades
+    (what the exchange shows for a minute without trades)."""
+    t = c["open_time_ms"]
     full_t = np.arange(t[0], t[-1] + MINUTE_MS, MINUTE_MS, dtype=np.int64)
     slot = (t - t[0]) // MINUTE_MS
     row_at_slot = np.full(len(full_t), -1, dtype=np.int64)

@@ -347,6 +347,6 @@ def test_the_figure_draws_with_data_and_without(tmp_path: Path) -> None:
         group_by(closed, lambda t: t.exit_reason),
         "title",
     )
-    assert png_size(full) == (1300, 900)
+    assert png_size(full) == (1300, 1200)
     empty = write_backtest_png(tmp_path / "b.png", start, [], [], (), (), "nothing")
-    assert png_size(empty) == (1300, 900)
+    assert png_size(empty) == (1300, 1200)
