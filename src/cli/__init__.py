@@ -12,6 +12,7 @@ from src.cli.config_cmd import config_group
 from src.cli.data_cmd import data_group
 from src.cli.db_cmd import migrate, positions, trades
 from src.cli.emulator_cmd import emulator
+from src.cli.record_cmd import record_cmd
 from src.cli.redeem_cmd import redeem_cmd
 from src.cli.run_cmd import run
 from src.cli.stats_cmd import stats
@@ -55,6 +56,7 @@ cli.add_command(cancel_all_cmd)
 cli.add_command(doctor_cmd)
 cli.add_command(data_group)
 cli.add_command(backtest_cmd)
+cli.add_command(record_cmd)
 
 
 def main() -> None:
