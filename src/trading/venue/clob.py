@@ -24,6 +24,18 @@ What this adapter decides, and why:
   balance is then read exactly, in base units, from ``/balance-allowance`` (CONDITIONAL).
   The Data API alone is not used for sizes: it shows floats and settled positions only.
 * **Rate**: a token bucket keeps this process below the venue's limits (reference §8).
+* **Tick size and amounts.** The client keeps each token's tick for good, so an order is
+  signed on the tick of this adapter's last book read (``book``/``books``; older than
+  ``tick_max_age_s``, the book is read again) and its values are handed over through
+  :func:`~src.trading.venue.mapping.client_args`, which the client's float flooring maps
+  onto the intended decimals exactly. When the client's own cache refuses that tick (it
+  holds a coarser one), ``prepare`` re-reads the market and signs once more: nothing has a
+  hash yet. When the *venue* refuses an order for its tick or amounts, ``submit`` re-reads
+  the tick and answers ``REJECTED`` — it does not sign and post a replacement itself: the
+  caller wrote its intent with the prepared hash before sending (the port's rule), so a
+  replacement's fills would belong to an order the ledger does not know. The refused
+  order never existed; the caller's next order (a new ``prepare``) is signed on the fresh
+  tick.
 """
 
 from __future__ import annotations
@@ -68,7 +80,7 @@ from src.data.market_data.polymarket import (
 from src.sim.venue.fees import taker_fee  # the venue's fee rule: one place, shared
 from src.trading.ledger.accounting import Side
 from src.trading.ledger.events import FillEvent, FillStatus
-from src.trading.venue.mapping import MakerLeg, market_amount_micro, trade_fills
+from src.trading.venue.mapping import MakerLeg, client_args, trade_fills
 from src.trading.venue.port import (
     CancelReply,
     OrderSpec,
@@ -91,6 +103,13 @@ DATA_PAGE = 500
 
 
 DEFAULT_TIMEOUT_S = 5.0
+TICK_MAX_AGE_S = 10.0  # a book's tick older than this is read again before signing
+TICK_REFUSALS = (
+    "invalid tick size",  # the client: a tick finer than the one it has cached
+    "invalid price",  # the client: a price outside (tick, 1 - tick)
+    "minimum tick size",  # the venue: "Price (…) breaks minimum tick size rule(s)"
+    "invalid amounts",  # the venue: market order amounts with too many decimals
+)
 
 
 class ClobVenueError(RuntimeError):
@@ -246,6 +265,11 @@ def classify_post_error(exc: Exception) -> tuple[PlaceStatus, str]:
     return PlaceStatus.AMBIGUOUS, f"{exc.__class__.__name__}"
 
 
+def is_tick_refusal(text: str) -> bool:
+    """True for a refusal (the client's or the venue's) that a stale tick explains."""
+    return any(marker in text for marker in TICK_REFUSALS)
+
+
 def _malformed(what: str, shape: str) -> VenueUnavailableError:
     """The error for an answer of the wrong shape, logged here once. Only the shape is
     named, never the body: it may carry the account's orders, trades or balances."""
@@ -285,6 +309,7 @@ class ClobVenue:
         retry_wait_s: float = 0.2,
         session: requests.Session | None = None,
         timeout_s: float | None = None,
+        tick_max_age_s: float = TICK_MAX_AGE_S,
     ) -> None:
         if client.creds is None:
             raise ClobVenueError("the client needs L2 credentials (set_api_creds)")
@@ -299,6 +324,8 @@ class ClobVenue:
             client_http._http_client.timeout = httpx.Timeout(timeout_s)
         self._version: int | None = None
         self._neg_risk: dict[str, bool] = {}
+        self._ticks: dict[str, tuple[int, float]] = {}  # token → (tick, monotonic seen)
+        self._tick_max_age_s = tick_max_age_s
         self._retrying = retry(
             retry=retry_if_exception_type(_TransientError),
             stop=stop_after_attempt(read_attempts),
@@ -421,65 +448,120 @@ class ClobVenue:
     # --- orders -----------------------------------------------------------------------
 
     def prepare(self, spec: OrderSpec) -> PreparedOrder:
-        """Sign the order and fix its venue id (the order hash). Only cached lookups of
-        the token's tick size and neg-risk flag may touch the network."""
+        """Sign the order and fix its venue id (the order hash). Only reads may touch the
+        network: cached neg-risk and version, the token's book for a tick not seen lately.
+
+        Signed on the tick of the last book read; when the client refuses it (its cache
+        holds a coarser tick, or the price is outside the tick's range) the market is read
+        again and the order signed once more — before any hash exists, so nothing of the
+        first attempt is left anywhere."""
         version = self._version_of()
         if version not in (2, 3):
             raise ClobVenueError(f"unsupported CLOB order version {version}")
         neg_risk = self._neg_risk_of(spec.token_id)
-        options = PartialCreateOrderOptions(neg_risk=neg_risk, version=version)
         try:
-            signed = self._sign(spec, options)
+            signed = self._sign(spec, self._tick_of(spec.token_id), neg_risk, version)
         except PolyException as exc:
-            if "invalid price" not in str(exc):
+            if not is_tick_refusal(str(exc)):
                 raise
-            # the market moved to a finer tick after the client cached it (the client
-            # keeps tick sizes for good): refresh its cache once, then sign again
-            self._refresh_tick(spec.token_id)
-            signed = self._sign(spec, options)
+            tick = self._refresh_tick(spec.token_id)
+            signed = self._sign(spec, tick, neg_risk, version)
         # the venue knows the order by its signed amounts: record the shares they carry
-        # (a price × size rounded to cents can sign 70.95 shares when 70.96 were asked)
+        # (a market BUY's: its dollars / price, floored to 4 decimals)
         shares = int(signed.takerAmount if spec.side is Side.BUY else signed.makerAmount)
         if shares > 0 and shares != spec.size_micro:
             spec = dataclasses.replace(spec, size_micro=shares)
         return PreparedOrder(spec, self._order_hash(signed, neg_risk, version), signed)
 
-    def _refresh_tick(self, token_id: str) -> None:
-        """Re-read the market's parameters (tick size) into the client's cache through its
-        public calls: the book names the market, the market info refreshes the tick."""
-        book = self._read("book", lambda: self.client.get_order_book(token_id))
-        condition_id = book.get("market") if isinstance(book, Mapping) else None
+    def _remember_tick(self, book: OrderBook) -> None:
+        if book.tick_size is not None:
+            self._ticks[book.token_id] = (to_micro(book.tick_size), time.monotonic())
+
+    def _tick_of(self, token_id: str) -> int:
+        """The token's tick (micro) from a book read at most ``tick_max_age_s`` ago
+        (reading the book now if there is none)."""
+        seen = self._ticks.get(token_id)
+        if seen is None or time.monotonic() - seen[1] > self._tick_max_age_s:
+            self._read_book_tick(token_id)
+        return self._known_tick(token_id)
+
+    def _read_book_tick(self, token_id: str) -> Any:
+        """``GET /book`` for its tick (remembered when it names one); returns the body."""
+        body = self._read("book", lambda: self.client.get_order_book(token_id))
+        raw = body.get("tick_size") if isinstance(body, Mapping) else None
+        try:
+            self._ticks[token_id] = (_micro(raw, "tick size"), time.monotonic())
+        except ClobVenueError:
+            self._ticks.pop(token_id, None)  # none named: the client's cache answers
+        return body
+
+    def _known_tick(self, token_id: str) -> int:
+        seen = self._ticks.get(token_id)
+        if seen is not None:
+            return seen[0]
+        # a book without its tick: the client's (same lookup it would make itself)
+        tick = self._read("tick-size", lambda: self.client.get_tick_size(token_id))
+        return _micro(tick, "tick size")
+
+    def _refresh_tick(self, token_id: str) -> int:
+        """Re-read the market's tick: the book (remembered here) and the market info,
+        which refreshes the client's cache (it keeps ticks for good otherwise) through
+        its public calls. Returns the tick (micro)."""
+        body = self._read_book_tick(token_id)
+        condition_id = body.get("market") if isinstance(body, Mapping) else None
         if condition_id:
             self._read(
                 "market-info", lambda: self.client.get_clob_market_info(str(condition_id))
             )
+        return self._known_tick(token_id)
 
-    def _sign(self, spec: OrderSpec, options: PartialCreateOrderOptions) -> Any:
-        price = float(from_micro(spec.price_micro))
+    def _sign(self, spec: OrderSpec, tick: int, neg_risk: bool, version: int) -> Any:
+        """The client's signed order for ``spec`` on ``tick``, its values handed over so
+        that its float flooring lands on them exactly (:func:`client_args`)."""
+        try:
+            args = client_args(spec, tick)
+        except KeyError as exc:
+            raise ClobVenueError(f"unsupported tick size {from_micro(tick)}") from exc
+        options = PartialCreateOrderOptions(
+            tick_size=args.tick, neg_risk=neg_risk, version=version
+        )
         self._limiter.acquire()
         if spec.order_type in (OrderType.FOK, OrderType.FAK):
-            signed = self.client.create_market_order(
+            return self.client.create_market_order(
                 MarketOrderArgs(
                     token_id=spec.token_id,
-                    amount=float(from_micro(market_amount_micro(spec))),
+                    amount=args.quantity,
                     side=str(spec.side),
-                    price=price,
+                    price=args.price,
                     order_type=str(spec.order_type),
                 ),
                 options,
             )
+        return self.client.create_order(
+            OrderArgs(
+                token_id=spec.token_id,
+                price=args.price,
+                size=args.quantity,
+                side=str(spec.side),
+                expiration=spec.expiration_s,
+            ),
+            options,
+        )
+
+    def _after_refusal(self, order: PreparedOrder, reply: PlaceReply) -> PlaceReply:
+        """A refusal for the tick or the amounts: re-read the tick, so that the next
+        order is signed on it (see the module's note: no replacement is posted here)."""
+        if reply.status is not PlaceStatus.REJECTED or not is_tick_refusal(reply.error):
+            return reply
+        token = order.spec.token_id
+        self._ticks.pop(token, None)  # read again by the next prepare if this fails
+        try:
+            tick = self._refresh_tick(token)
+        except (VenueUnavailableError, ClobVenueError, PolyException) as exc:
+            log_warning(f"⚠️ tick of {token} not re-read after a refusal: {exc}")
         else:
-            signed = self.client.create_order(
-                OrderArgs(
-                    token_id=spec.token_id,
-                    price=price,
-                    size=float(from_micro(spec.size_micro)),
-                    side=str(spec.side),
-                    expiration=spec.expiration_s,
-                ),
-                options,
-            )
-        return signed
+            log(f"🔄 tick of {token} re-read after a refusal: {from_micro(tick)}")
+        return reply
 
     def _payload(self, order: PreparedOrder) -> dict[str, Any]:
         spec = order.spec
@@ -510,8 +592,8 @@ class ClobVenue:
         except Exception as exc:  # every failure is classified
             status, text = classify_post_error(exc)
             log_warning(f"⚠️ order {oid} ({cid}) {status}: {text}")
-            return PlaceReply(cid, oid, status, error=text)
-        return self._reply(order, answer)
+            return self._after_refusal(order, PlaceReply(cid, oid, status, error=text))
+        return self._after_refusal(order, self._reply(order, answer))
 
     def submit_batch(self, orders: Sequence[PreparedOrder]) -> list[PlaceReply]:
         """``POST /orders`` (≤ 15): each answer classified; a failed request classifies all."""
@@ -524,10 +606,11 @@ class ClobVenue:
             answers = self._post(POST_ORDERS, payload)
         except Exception as exc:
             status, text = classify_post_error(exc)
-            return [
+            replies = [
                 PlaceReply(o.spec.client_order_id, o.venue_order_id, status, error=text)
                 for o in orders
             ]
+            return self._after_refusals(orders, replies)
         if not isinstance(answers, list) or len(answers) != len(orders):
             return [
                 PlaceReply(
@@ -538,7 +621,20 @@ class ClobVenue:
                 )
                 for o in orders
             ]
-        return [self._reply(o, a) for o, a in zip(orders, answers, strict=True)]
+        replies = [self._reply(o, a) for o, a in zip(orders, answers, strict=True)]
+        return self._after_refusals(orders, replies)
+
+    def _after_refusals(
+        self, orders: Sequence[PreparedOrder], replies: list[PlaceReply]
+    ) -> list[PlaceReply]:
+        """:meth:`_after_refusal` for a batch, each token's tick re-read once."""
+        done: set[str] = set()
+        for order, reply in zip(orders, replies, strict=True):
+            if order.spec.token_id not in done:
+                self._after_refusal(order, reply)
+                if reply.status is PlaceStatus.REJECTED and is_tick_refusal(reply.error):
+                    done.add(order.spec.token_id)
+        return replies
 
     def _reply(self, order: PreparedOrder, answer: object) -> PlaceReply:
         cid, oid = order.spec.client_order_id, order.venue_order_id
@@ -752,18 +848,23 @@ class ClobVenue:
         """``GET /book`` parsed with :func:`parse_book` (best levels first)."""
         body = self._read("book", lambda: self.client.get_order_book(token_id))
         try:
-            return parse_book(body)
+            book = parse_book(body)
         except MarketDataError as exc:
             raise VenueUnavailableError(f"book {token_id}: {exc}") from exc
+        self._remember_tick(book)  # the tick the next order of this token is signed on
+        return book
 
     def books(self, token_ids: Sequence[str]) -> dict[str, OrderBook]:
         """``POST /books``: many books in one request (the monitor's one read per cycle)."""
         if not token_ids:
             return {}
         try:
-            return self._read("books", lambda: fetch_books(self.client, token_ids))
+            books = self._read("books", lambda: fetch_books(self.client, token_ids))
         except MarketDataError as exc:
             raise VenueUnavailableError(f"books: {exc}") from exc
+        for book in books.values():
+            self._remember_tick(book)
+        return books
 
     def server_time(self) -> int:
         """The venue's clock, unix seconds (``GET /time``)."""

@@ -1,20 +1,32 @@
-"""The Venue port over an in-process :class:`SimVenue` (backtests; no HTTP, no signing)."""
+"""The Venue port over an in-process :class:`SimVenue` (backtests; no HTTP, no signing).
+
+Orders reach the engine exactly as ``run --sim``'s do through the official client and the
+emulator: signed amounts by the client's own rounding (:func:`signed_amounts`), turned
+into the engine's request by the emulator's own ``OrderRequest.from_amounts`` — so the
+same decisions make the same fills, fees and cash to the micro-unit.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Sequence
 
 from src.data.market_data.polymarket import BookLevel, OrderBook
+from src.sim.venue import errors as sim_errors
 from src.sim.venue import types as sim
 from src.sim.venue.venue import SimVenue
 from src.trading.ledger.accounting import Side
 from src.trading.ledger.events import FillEvent, FillStatus
-from src.trading.venue.mapping import MakerLeg, market_amount_micro, trade_fills
+from src.trading.venue.mapping import (
+    MakerLeg,
+    signed_amounts,
+    signed_shares,
+    trade_fills,
+)
 from src.trading.venue.port import (
     CancelReply,
     OrderSpec,
-    OrderType,
     PlaceReply,
     PlaceStatus,
     PreparedOrder,
@@ -22,33 +34,40 @@ from src.trading.venue.port import (
 )
 from src.utils.money import from_micro
 
+DEFAULT_TICK_MICRO = 10_000  # a token the venue does not list: the emulator's fallback
+
 
 def order_id_for(client_order_id: str) -> str:
     """A deterministic 0x-hash id, shaped like the venue's (the order hash)."""
     return "0x" + hashlib.sha256(client_order_id.encode()).hexdigest()
 
 
-def _request(order: PreparedOrder) -> sim.OrderRequest:
+def engine_request(order: PreparedOrder, tick: int) -> sim.OrderRequest:
+    """The engine's input exactly as the emulator builds it from the signed order that
+    ``run --sim`` posts: the same signed amounts, read by the same ``from_amounts``."""
     spec = order.spec
-    side = sim.Side(str(spec.side))
-    price = from_micro(spec.price_micro)
-    if spec.order_type in (OrderType.FOK, OrderType.FAK):
-        request = sim.OrderRequest.market(
+    side, order_type = sim.Side(str(spec.side)), sim.OrderType(str(spec.order_type))
+    if spec.price_micro % tick:
+        # Off the tick (the bot prices on the book's tick, so only a stale tick gets
+        # here): the venue refuses it with its text, where the client would round it.
+        return sim.OrderRequest.limit(
             spec.token_id,
             side,
-            from_micro(market_amount_micro(spec)),
-            price,
-            sim.OrderType(str(spec.order_type)),
+            from_micro(spec.price_micro),
+            from_micro(spec.size_micro),
+            order_type,
+            expiration=spec.expiration_s,
+            post_only=spec.post_only,
             order_id=order.venue_order_id,
         )
-        request.post_only = spec.post_only  # the venue refuses post-only market orders
-        return request
-    return sim.OrderRequest.limit(
+    maker, taker = order.payload  # type: ignore[misc]
+    return sim.OrderRequest.from_amounts(
         spec.token_id,
         side,
-        price,
-        from_micro(spec.size_micro),
-        sim.OrderType(str(spec.order_type)),
+        maker,
+        taker,
+        tick,
+        order_type,
         expiration=spec.expiration_s,
         post_only=spec.post_only,
         order_id=order.venue_order_id,
@@ -71,19 +90,46 @@ class InProcessVenue:
         """The trading account."""
         return self._address
 
+    def _tick(self, token_id: str) -> int:
+        try:
+            return self._venue.tick_size(token_id)
+        except sim_errors.UnknownMarketError:
+            return DEFAULT_TICK_MICRO  # the venue refuses it with its own text
+
     def prepare(self, spec: OrderSpec) -> PreparedOrder:
-        """The id is derived from the client order id: a retry can never be a new order."""
-        return PreparedOrder(spec, order_id_for(spec.client_order_id))
+        """Fix the amounts as the official client would sign them (and the shares they
+        carry, as :class:`~src.trading.venue.clob.ClobVenue` records them); the id is
+        derived from the client order id: a retry can never be a new order."""
+        maker, taker = signed_amounts(spec, self._tick(spec.token_id))
+        shares = signed_shares(spec, maker, taker)
+        if shares > 0 and shares != spec.size_micro:
+            spec = dataclasses.replace(spec, size_micro=shares)
+        return PreparedOrder(spec, order_id_for(spec.client_order_id), (maker, taker))
 
     def submit(self, order: PreparedOrder) -> PlaceReply:
         """Place on the simulator; its refusals are definitive."""
-        result = self._venue.place(self._address, _request(order))
-        return self._reply(order, result)
+        if 0 in order.payload:  # type: ignore[operator]
+            return self._refused(order)
+        request = engine_request(order, self._tick(order.spec.token_id))
+        return self._reply(order, self._venue.place(self._address, request))
 
     def submit_batch(self, orders: Sequence[PreparedOrder]) -> list[PlaceReply]:
         """Place up to 15 orders, each on its own."""
-        results = self._venue.place_batch(self._address, [_request(o) for o in orders])
+        if any(0 in o.payload for o in orders):  # type: ignore[operator]
+            return [self._refused(o) for o in orders]  # the emulator refuses the body
+        requests = [engine_request(o, self._tick(o.spec.token_id)) for o in orders]
+        results = self._venue.place_batch(self._address, requests)
         return [self._reply(o, r) for o, r in zip(orders, results, strict=True)]
+
+    @staticmethod
+    def _refused(order: PreparedOrder) -> PlaceReply:
+        """A zero signed amount: the emulator refuses the body before the engine."""
+        return PlaceReply(
+            order.spec.client_order_id,
+            order.venue_order_id,
+            PlaceStatus.REJECTED,
+            error=sim_errors.INVALID_ORDER_PAYLOAD,
+        )
 
     def _reply(self, order: PreparedOrder, result: sim.PlaceResult) -> PlaceReply:
         if not result.success:

@@ -15,11 +15,15 @@ and the same micro-unit amounts, whichever channel reported it:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import floor, gcd, inf, nextafter
+
+from py_clob_client_v2.order_builder.builder import ROUNDING_CONFIG, OrderBuilder
+from py_clob_client_v2.order_builder.helpers import round_normal
 
 from src.trading.ledger.accounting import FeeAsset, Side
 from src.trading.ledger.events import FillEvent, FillStatus
 from src.trading.venue.port import OrderSpec, OrderType
-from src.utils.money import MICRO
+from src.utils.money import MICRO, from_micro, micro_str
 
 CENT_MICRO = 10_000  # market order amounts carry at most 2 decimals
 
@@ -36,9 +40,13 @@ class MakerLeg:
     notional_micro: int
 
 
-def market_amount_micro(spec: OrderSpec) -> int:
+def market_amount_micro(spec: OrderSpec, tick_micro: int | None = None) -> int:
     """What a FOK/FAK order is expressed in at the venue: dollars for a BUY
-    (``size × price`` floored to a cent), shares for a SELL (floored to 0.01)."""
+    (``size × price`` floored to a cent), shares for a SELL (floored to 0.01).
+
+    A BUY on a tick finer than 0.01 (``tick_micro``; without it, a price off the cent
+    grid stands for one) is cut to whole 4-decimal shares (:func:`_four_decimal_shares`).
+    """
     if spec.order_type not in (OrderType.FOK, OrderType.FAK):
         raise ValueError(f"{spec.order_type} is not a market order type")
     if spec.side is Side.BUY:
@@ -46,23 +54,115 @@ def market_amount_micro(spec: OrderSpec) -> int:
     else:
         amount = spec.size_micro
     amount -= amount % CENT_MICRO
-    if spec.side is Side.BUY:
+    fine = spec.price_micro % CENT_MICRO != 0 or (
+        tick_micro is not None and tick_micro < CENT_MICRO
+    )
+    if spec.side is Side.BUY and fine:
         amount = _four_decimal_shares(amount, spec.price_micro)
     return amount
 
 
 def _four_decimal_shares(amount_micro: int, price_micro: int) -> int:
     """The largest cent amount ≤ ``amount_micro`` whose shares at ``price_micro`` have at
-    most 4 decimals: the venue refuses a market BUY whose taker amount has more, and on the
-    0.001 tick the client would sign 5 (``amount / price`` is not rounded to 4 there)."""
-    if price_micro % 10_000 == 0:
-        return amount_micro  # 0.01 tick: the client rounds the shares to 4 decimals
-    thousandths = price_micro // 1_000
+    most 4 decimals: the venue refuses a market BUY whose taker amount has more, and on a
+    tick finer than 0.01 the client signs the shares with 5 (or 6) decimals."""
+    if price_micro <= 0:
+        return 0
+    # shares = cents × 10^4 / price (micro) carry ≤ 4 decimals ⇔ cents × 10^8 ≡ 0 (price)
+    period = price_micro // gcd(price_micro, 10**8)
     cents = amount_micro // CENT_MICRO
-    for candidate in range(cents, max(cents - thousandths, 0), -1):
-        if candidate * 100_000 % thousandths == 0:
-            return candidate * CENT_MICRO
-    return 0  # below one tick's worth: nothing valid to send
+    return (cents - cents % period) * CENT_MICRO  # 0 below one period: nothing to send
+
+
+# --- what the official client is handed ------------------------------------------------
+#
+# The client (``py_clob_client_v2.order_builder``) floors with float arithmetic,
+# ``floor(x * 10**d) / 10**d``: float(70.96) * 100 is 7095.999…, so 70.96 shares would be
+# signed as 70.95, and a market price of 0.58 as 0.57. Its ``round_normal`` (limit
+# prices) and everything after a floor (products, ``round_up`` to d + 4 decimals, then
+# ``to_token_decimals``) are exact for values on the venue's grids. So each value the
+# client floors is handed as the float nearest above the intended decimal that its floor
+# maps back onto it — at most a few ulps above, never a whole unit. (Decimals are no way
+# out: its ``price_valid`` compares the price with the float ``1 - tick``, and
+# Decimal("0.99") is above float 0.99, so the top price would be refused.)
+
+_AMOUNTS = OrderBuilder(None)  # the official client's amount rules (no signer needed)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientOrderArgs:
+    """The arguments the official client signs an :class:`OrderSpec` from."""
+
+    tick: str  # the client's tick-size key, e.g. "0.01"
+    price: float
+    quantity: float  # limit: size (shares); market: amount (BUY dollars, SELL shares)
+
+
+def floor_proof(value_micro: int, digits: int) -> float:
+    """``value_micro`` floored to ``digits`` decimals, as the float which the client's
+    ``round_down`` (``floor(x * 10**digits) / 10**digits``) maps to exactly that value."""
+    scale = 10**digits
+    units = value_micro * scale // MICRO
+    x = units / scale  # the float nearest to the decimal (what round_down returns)
+    while floor(x * scale) < units:  # x × scale landed just under the integer
+        x = nextafter(x, inf)
+    return x
+
+
+def client_args(spec: OrderSpec, tick_micro: int) -> ClientOrderArgs:
+    """What :class:`~src.trading.venue.clob.ClobVenue` hands the client for ``spec`` on a
+    market of tick ``tick_micro``, so that it signs exactly:
+
+    * a limit order: the price (rounded to the tick by the client's ``round_normal``),
+      the size floored to 0.01; maker/taker amounts are then ``size × price`` exactly;
+    * a market order: the price and :func:`market_amount_micro` (the amount floored to
+      cents). A SELL's taker amount is ``shares × price`` exactly; a BUY's is
+      ``amount / price`` floored to the tick's amount decimals (4 on 0.01; on a finer tick
+      the amount makes it exact with ≤ 4).
+
+    Raises ``KeyError`` for a tick the client does not know.
+    """
+    tick = micro_str(tick_micro)
+    config = ROUNDING_CONFIG[tick]
+    if spec.order_type in (OrderType.FOK, OrderType.FAK):
+        amount = market_amount_micro(spec, tick_micro)
+        return ClientOrderArgs(
+            tick,
+            floor_proof(spec.price_micro, config.price),
+            floor_proof(amount, config.size),
+        )
+    return ClientOrderArgs(
+        tick,
+        float(from_micro(spec.price_micro)),
+        floor_proof(spec.size_micro, config.size),
+    )
+
+
+def signed_amounts(spec: OrderSpec, tick_micro: int) -> tuple[int, int]:
+    """``(maker_amount, taker_amount)`` in base units (micro) exactly as the official
+    client signs ``spec`` on a market of tick ``tick_micro`` — the venue knows an order by
+    these amounts alone: its own amount functions, fed :func:`client_args` the way its
+    ``create_order`` / ``create_market_order`` feed them.
+
+    Raises ``KeyError`` for a tick the client does not know.
+    """
+    args = client_args(spec, tick_micro)
+    config = ROUNDING_CONFIG[args.tick]
+    side = str(spec.side)
+    if spec.order_type in (OrderType.FOK, OrderType.FAK):
+        _, maker, taker = _AMOUNTS.get_market_order_amounts(
+            side, args.quantity, args.price, config
+        )
+    else:
+        price = round_normal(args.price, config.price)  # as create_order does
+        _, maker, taker = _AMOUNTS.get_order_amounts(side, args.quantity, price, config)
+    return int(maker), int(taker)
+
+
+def signed_shares(spec: OrderSpec, maker_amount: int, taker_amount: int) -> int:
+    """The shares signed amounts carry: the taker amount of a BUY, the maker amount of a
+    SELL (a market BUY's shares are its amount / price, floored)."""
+    return taker_amount if spec.side is Side.BUY else maker_amount
 
 
 def maker_fill_id(trade_id: str, order_id: str) -> str:

@@ -399,3 +399,59 @@ def test_an_order_on_a_tick_that_got_finer_after_the_client_cached_it(world: Wor
     prepared = world.venue.prepare(spec)
     assert prepared.spec.price_micro == 1_000
     assert world.venue.client.get_tick_size(up) == "0.001"
+
+
+def _set_tick(world: World, tick: str) -> None:
+    for token in world.market.token_ids:
+        world.emu.venue.set_tick_size(token, tick)
+
+
+def test_a_market_buy_on_the_coarse_tick_after_trading_on_the_fine_one(
+    world: World,
+) -> None:
+    """The client keeps a token's tick for good once it signed a market order there:
+    after a market BUY at 0.999 (tick 0.001) it signed a later one at 0.86 with 5-decimal
+    shares, which the venue refuses. Orders are signed on the tick of the adapter's last
+    book read."""
+    up = world.market.up_token_id
+    # the bot prices on its book's tick (the engine's ``_tick_of``)
+    world.ctx.tick_micro = lambda token: micro(str(world.venue.book(token).tick_size))
+    _set_tick(world, "0.001")
+    quote(world.emu, up, SimSide.SELL, "0.999", "10")
+    execute_trade(params(world, "fine", price="0.999", size="10"), context=world.ctx)
+    assert order("fine")[0] == "filled"  # $9.99: 10 shares exactly
+    assert world.venue.client.get_tick_size(up) == "0.001"  # cached for good
+    _set_tick(world, "0.01")  # the price moved back
+    quote(world.emu, up, SimSide.SELL, "0.86", "100")
+    # $22.37 at 0.86: 26.0116 shares on 0.01 (26.01162 as the stale 0.001 signed it)
+    execute_trade(params(world, "coarse", price="0.86", size="26.02"), context=world.ctx)
+    status, _, filled = order("coarse")
+    # accepted, and took the whole lots of its 26.0116 shares (a FAK: the rest is killed)
+    assert status == "partially_filled" and filled == micro("26.01")
+    assert world.venue.client.get_tick_size(up) == "0.001"  # still: it did not matter
+    settle_and_reconcile(world)
+    assert_ledgers_equal(world)
+
+
+def test_a_refusal_for_the_tick_re_reads_it_and_the_next_order_is_signed_on_it(
+    world: World,
+) -> None:
+    """The tick changed between the book read and the post: the venue refuses the order
+    (REJECTED, no replacement posted: its intent holds the refused hash); the tick is
+    re-read, so the next prepared order is signed on the new one."""
+    up = world.market.up_token_id
+    _set_tick(world, "0.001")
+    assert world.venue.book(up).tick_size == Decimal("0.001")
+    assert world.venue.client.get_tick_size(up) == "0.001"
+    _set_tick(world, "0.01")  # after our read
+    fine = OrderSpec("stale", up, Side.BUY, OrderType.GTC, 955_000, 5 * M, post_only=True)
+    reply = world.venue.submit(world.venue.prepare(fine))
+    assert reply.status is PlaceStatus.REJECTED
+    assert "breaks minimum tick size rule: 0.01" in reply.error
+    assert venue_orders(world) == []  # nothing was accepted
+    assert world.venue.client.get_tick_size(up) == "0.01"  # its cache re-read too
+    quote(world.emu, up, SimSide.SELL, "0.86", "100")
+    fak = OrderSpec("fresh", up, Side.BUY, OrderType.FAK, 860_000, 26_020_000)
+    prepared = world.venue.prepare(fak)
+    assert prepared.spec.size_micro == micro("26.0116")  # 4 decimals: signed on 0.01
+    assert world.venue.submit(prepared).status is PlaceStatus.ACCEPTED

@@ -55,13 +55,15 @@ def spec(**changes: object) -> OrderSpec:
     [
         {"price_micro": 505_000},
         {"size_micro": 4 * M},
-        {"size_micro": 5_005_000},
         {"order_type": OrderType.FOK, "post_only": True},
         {"order_type": OrderType.FAK, "size_micro": 5 * M, "price_micro": 150_000},
     ],
 )
 def test_problems_match_what_the_venue_says(changes: dict) -> None:
-    """Whatever our pre-check refuses, the simulated venue refuses with the same text."""
+    """Whatever our pre-check refuses, the simulated venue refuses with the same text.
+
+    (A size with more than two decimals is not among them: the official client floors it
+    to 0.01 when signing, and the in-process venue signs as the client does.)"""
     clock = SimClock(start=1_767_225_660)
     venue = SimVenue(clock)
     market = VenueMarket.for_window(WindowRef("BTC", 1_767_225_600))
