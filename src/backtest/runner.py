@@ -22,26 +22,32 @@ from src.config.modes import Mode
 from src.config.settings import Settings
 from src.data.db_connection import configure_database, db_connection
 from src.data.market_data.binance import BinanceMarketData
-from src.data.market_data.windows import WINDOW_SECONDS, normalize_coin
+from src.data.market_data.windows import WINDOW_SECONDS
 from src.data.migrations import run_migrations
 from src.data.quotes import load_recordings
-from src.sim.calendar import DEFAULT_RESOLVE_DELAY_S
+from src.sim.calendar import MarketCalendar
 from src.sim.emulator.config import EmulatorConfig
 from src.sim.emulator.context import EmulatorContext
-from src.sim.emulator.defaults import WARMUP_S
 from src.sim.emulator.feed_setup import DataFileError, replay_setup
 from src.sim.emulator.recorded import (
     RecordedMarketSource,
     ReplayRules,
     recorded_source_factory,
 )
-from src.sim.emulator.server import Emulator
-from src.sim.feeds.generator import DEFAULT_START_MS, MINUTES_PER_DAY, GeneratedFeed
+from src.sim.emulator.server import Emulator, SourceFactory
+from src.sim.emulator.world import MarketSource
+from src.sim.emulator.world_spec import SETTLE_TAIL_S, WorldSpec, traded_coins
+from src.sim.feeds.base import PriceFeed
+from src.sim.market_model.light import light_source
+from src.sim.market_model.params_file import market_params_setting
+from src.sim.venue import SimVenue
 from src.trading.state import RecentFills
 from src.trading.venue.in_process import InProcessVenue
 from src.utils.money import to_micro
 
-SETTLE_TAIL_S = DEFAULT_RESOLVE_DELAY_S + 3 * 60  # after the last window: resolve, redeem
+MARKET_MODEL = "model"  # the full market model: a maker ladder and simulated takers
+MARKET_LIGHT = "light"  # the makers' quotes only, replayed as a tape
+MARKETS = (MARKET_MODEL, MARKET_LIGHT)
 RECORDING_WARMUP_S = 60 * 60  # klines a recorded window needs before it (volatility)
 
 
@@ -55,6 +61,7 @@ class BacktestSpec:
     coins: tuple[str, ...] = ("BTC", "ETH", "SOL", "XRP")
     resolution_s: float = 10.0
     quote_files: tuple[str, ...] = ()  # Polymarket recordings: the market replayed
+    market: str = MARKET_MODEL  # or MARKET_LIGHT: the makers' quotes only (fast)
     replay: ReplayRules = field(default_factory=ReplayRules)
 
     def account(self) -> str:
@@ -76,29 +83,34 @@ class BacktestRun:
 
 
 def build_world(spec: BacktestSpec, settings: Settings) -> Emulator:
-    """The emulator's world on a manual clock, built but not served."""
-    config = EmulatorConfig(
+    """The emulator's world on a manual clock, built but not served: the same world
+    ``run --sim --lockstep`` serves for the same seed, coins and data."""
+    world = WorldSpec(
         seed=spec.seed,
-        speed=None,
         coins=spec.coins,
         data_files=spec.data_files,
-        default_balance=to_micro(settings.sim_starting_balance),
+        days=spec.days or 1,
+        balance_micro=to_micro(settings.sim_starting_balance),
+        market_params=market_params_setting(settings.sim_market_params),
     )
     if spec.quote_files:
-        emulator = recorded_world(spec, config)
-    elif spec.data_files:
-        emulator = Emulator(config)
+        emulator = recorded_world(spec, world.config())
     else:
-        days = spec.days or 1
-        feed = GeneratedFeed(
-            spec.seed,
-            start_ms=DEFAULT_START_MS,
-            minutes=int((days + 1) * MINUTES_PER_DAY + SETTLE_TAIL_S // 60 + 60),
-        )
-        config = dataclasses.replace(config, start_time=DEFAULT_START_MS / 1000 + WARMUP_S)
-        emulator = Emulator(config, feed=feed)
+        factory = None if spec.market == MARKET_MODEL else light_factory(spec.resolution_s)
+        emulator = world.emulator(None, source_factory=factory)
     emulator.build()
     return emulator
+
+
+def light_factory(sample_s: float) -> SourceFactory:
+    """The light market (:mod:`src.sim.market_model.light`), sampled at ``sample_s``."""
+
+    def build(
+        venue: SimVenue, feed: PriceFeed, calendar: MarketCalendar, config: EmulatorConfig
+    ) -> MarketSource:
+        return light_source(venue, feed, calendar, config, sample_s=sample_s)
+
+    return build
 
 
 def recorded_world(spec: BacktestSpec, config: EmulatorConfig) -> Emulator:
@@ -149,9 +161,7 @@ def run_backtest(
     clock = context.clock
     address = context.accounts.ensure(spec.account())
     venue = InProcessVenue(context.venue, address)
-    # trade the coins the world has prices for (data files name their own)
-    fed = {normalize_coin(symbol) for symbol in context.feed.symbols}
-    coins = tuple(c for c in spec.coins if c in fed) or tuple(sorted(fed))
+    coins = traded_coins(spec.coins, context.feed.symbols)
     adapters = Adapters(
         mode=Mode.BACKTEST,
         settings=dataclasses.replace(settings, db_path=db_path, markets=coins),

@@ -284,6 +284,29 @@ class Bot:
             self.stop_reason = "signal"
         finally:
             self.shutdown()
+        return self._summary()
+
+    def run_stepped(self, step: Callable[[], object]) -> RunSummary:
+        """Trade in lockstep (``RunOptions(lockstep=True)``): call ``step`` — one move of
+        the world and one turn of every worker — until a stop condition; no threads."""
+        log(
+            f"🚀 trading in lockstep: mode={self.mode} profile={self.settings.profile} "
+            f"markets={','.join(self.settings.markets)}"
+        )
+        try:
+            while not self._stop.is_set():
+                reason = self._finished()
+                if reason is not None:
+                    self.stop_reason = reason
+                    break
+                step()
+        except KeyboardInterrupt:
+            self.stop_reason = "signal"
+        finally:
+            self.shutdown()
+        return self._summary()
+
+    def _summary(self) -> RunSummary:
         return build_summary(
             self.run_info,
             self.clock.now(),

@@ -2,7 +2,11 @@
 
 * ``sim`` — starts the emulator in this process (its own HTTP port on 127.0.0.1, a fresh
   generated key) and connects to it exactly as ``live`` connects to Polymarket: the
-  official client, real HTTP, websockets. The bot shares the emulator's clock.
+  official client, real HTTP, websockets. The bot shares the emulator's clock. With
+  ``lockstep`` that clock is manual and the world moves only through
+  :attr:`Adapters.world_step` (the backtest's driver steps both; no streams: fills are
+  read from the venue each tick) — the same world as a backtest of the same seed and
+  data, traded over HTTP.
 * ``live`` — Polymarket (or an emulator the URLs point at), the configured key; the clock
   is the system's, or the venue's ``/time`` run at ``--speed`` for rehearsals.
 * ``paper`` — live market data, fills simulated against the live book.
@@ -11,6 +15,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from eth_account import Account
@@ -31,6 +36,8 @@ from src.utils.redaction import REDACTOR
 # Above this speed the venue's 10-second dead-man switch is a fraction of a real second
 # away, so heartbeats would cancel orders on any hiccup: they stay off.
 MAX_HEARTBEAT_SPEED = 5.0
+# a lockstep run is paced by its driver, not by the venue's limits
+LOCKSTEP_RATE_PER_S = 1e6
 
 
 @dataclass
@@ -50,6 +57,8 @@ class Adapters:
     # fill reports already applied: shared by the streams and execution (one process, one
     # account); a backtest brings its own
     recent: RecentFills = field(default_factory=lambda: recent_fills)
+    # lockstep sim: moves the world (and its manual clock) to a time, returns the time
+    world_step: Callable[[float], float] | None = None
 
     def close(self) -> None:
         """Stop the streams and, in sim, the emulator."""
@@ -59,10 +68,20 @@ class Adapters:
             self.emulator.stop()  # type: ignore[attr-defined]
 
 
-def connect(settings: Settings, mode: Mode, speed: float | None) -> Adapters:
+@dataclass(frozen=True, slots=True)
+class SimWorld:
+    """What ``run --sim`` simulates beyond the settings: replayed files, and lockstep."""
+
+    data_files: tuple[str, ...] = ()
+    lockstep: bool = False
+
+
+def connect(
+    settings: Settings, mode: Mode, speed: float | None, world: SimWorld | None = None
+) -> Adapters:
     """Build (and for sim, start) the adapters of ``mode``."""
     if mode is Mode.SIM:
-        return _sim(settings, speed)
+        return _sim(settings, speed, world or SimWorld())
     if mode is Mode.PAPER:
         from src.bot.paper import connect_paper
 
@@ -70,34 +89,79 @@ def connect(settings: Settings, mode: Mode, speed: float | None) -> Adapters:
     return _live(settings, speed)
 
 
-def _sim(settings: Settings, speed: float | None) -> Adapters:
-    from src.sim.emulator.config import EmulatorConfig
-    from src.sim.emulator.server import Emulator
+def _sim(settings: Settings, speed: float | None, world: SimWorld) -> Adapters:
+    from src.sim.emulator.world_spec import WorldSpec, traded_coins
+    from src.sim.market_model.params_file import market_params_setting
 
-    run_speed = speed or settings.sim_speed
-    config = EmulatorConfig(
+    spec = WorldSpec(
         seed=settings.sim_seed,
-        speed=run_speed,
         coins=tuple(settings.markets),
-        default_balance=to_micro(settings.sim_starting_balance),
+        data_files=world.data_files,
+        balance_micro=to_micro(settings.sim_starting_balance),
+        # SIM_MARKET_PARAMS: fitted market parameters
+        market_params=market_params_setting(settings.sim_market_params),
     )
-    handle = Emulator(config).start()
+    run_speed = None if world.lockstep else speed or settings.sim_speed
+    emulator = spec.emulator(run_speed)
+    handle = emulator.start()
     try:
         key = Account.create().key.hex()
         REDACTOR.register(key)
         urls = {option_by_name(name).field: value for name, value in handle.env().items()}
         # the embedded emulator knows only this run's key: configured API credentials
-        # belong to another account (or venue) and would be refused
+        # belong to another account (or venue) and would be refused; the coins traded
+        # are those the world has prices for (data files name their own)
         sim_settings = dataclasses.replace(
-            settings, private_key=key, api_key="", api_secret="", api_passphrase="", **urls
+            settings,
+            private_key=key,
+            api_key="",
+            api_secret="",
+            api_passphrase="",
+            markets=traded_coins(settings.markets, handle.context.feed.symbols),
+            **urls,
         )
-        adapters = _connect(sim_settings, Mode.SIM, handle.clock, run_speed)
+        if world.lockstep:
+            adapters = _lockstep(sim_settings, handle.clock)
+            adapters.world_step = emulator.step
+        else:
+            adapters = _connect(sim_settings, Mode.SIM, handle.clock, run_speed)
     except BaseException:
         handle.stop()
         raise
     adapters.emulator = handle
-    log(f"🧪 embedded emulator at {handle.base_url} (seed {config.seed}, ×{run_speed:g})")
+    pace = "lockstep" if run_speed is None else f"×{run_speed:g}"
+    log(f"🧪 embedded emulator at {handle.base_url} (seed {spec.seed}, {pace})")
     return adapters
+
+
+def _lockstep(settings: Settings, clock: Clock) -> Adapters:
+    """The sim's HTTP adapters for a run stepped on the emulator's manual clock: no
+    streams (the driver reads fills each tick), no rate limit (the world waits for the
+    bot, and real-time pacing only slows the run), fill reports of this run only."""
+    from src.trading.venue.clob import ClobVenue
+
+    venue = ClobVenue.connect(
+        settings.polymarket_clob_url,
+        private_key=settings.private_key,
+        chain_id=settings.chain_id,
+        data_url=settings.polymarket_data_url,
+        signature_type=settings.signature_type,
+        funder=settings.funder_address or None,
+        timeout_s=settings.venue_timeout_sec,
+        rate_per_s=LOCKSTEP_RATE_PER_S,
+    )
+    return Adapters(
+        mode=Mode.SIM,
+        settings=settings,
+        clock=clock,
+        venue=venue,
+        gamma=GammaClient(settings.polymarket_gamma_url),
+        binance=BinanceMarketData(
+            make_client(settings.binance_api_url, settings.binance_futures_url), clock
+        ),
+        speed=None,
+        recent=RecentFills(),
+    )
 
 
 def _live(settings: Settings, speed: float | None) -> Adapters:

@@ -8,6 +8,7 @@ import click
 
 from src import __version__
 from src.cli.backtest_cmd import backtest_cmd
+from src.cli.calibrate_cmd import calibrate_cmd
 from src.cli.config_cmd import config_group
 from src.cli.data_cmd import data_group
 from src.cli.db_cmd import migrate, positions, trades
@@ -56,6 +57,7 @@ cli.add_command(cancel_all_cmd)
 cli.add_command(doctor_cmd)
 cli.add_command(data_group)
 cli.add_command(backtest_cmd)
+cli.add_command(calibrate_cmd)
 cli.add_command(record_cmd)
 
 

@@ -20,7 +20,7 @@ from src.backtest.report import (
     BaselineRules,
     write_outputs,
 )
-from src.backtest.runner import BacktestSpec, run_backtest
+from src.backtest.runner import MARKET_MODEL, MARKETS, BacktestSpec, run_backtest
 from src.cli.common import build_settings, console, handle_errors, set_option
 from src.cli.config_cmd import display_value, profile_option
 from src.config.settings import options
@@ -88,6 +88,15 @@ def _coins(text: str | None) -> tuple[str, ...]:
     help="With --quotes: the taker fee rate of the replayed markets (0: no fee, as when "
     "the shared recordings were made).",
 )
+@click.option(
+    "--market",
+    type=click.Choice(MARKETS),
+    default=MARKET_MODEL,
+    show_default=True,
+    help="The simulated Polymarket side: the full book model (maker ladder, takers), or "
+    "light — the makers' quotes only, several times faster (no takers: a resting order "
+    "fills when the quote moves through it).",
+)
 @click.option("--synthetic", is_flag=True, help="Generate prices instead of replaying.")
 @click.option(
     "--days",
@@ -129,6 +138,7 @@ def backtest_cmd(
     quote_files: tuple[str, ...],
     depth: float,
     fee_rate: float,
+    market: str,
     synthetic: bool,
     days: float | None,
     symbols: str | None,
@@ -168,6 +178,7 @@ def backtest_cmd(
         coins=_coins(symbols),
         resolution_s=resolution,
         quote_files=quote_files,
+        market=market,
         replay=ReplayRules(
             depth_shares=Decimal(str(depth)), fee_rate=Decimal(str(fee_rate))
         ),
@@ -211,6 +222,7 @@ def backtest_cmd(
         "coins": list(run.coins),
         "data": list(data_files),
         "quotes": list(quote_files),
+        "market": "recorded" if quote_files else market,
         **({"depth_shares": depth, "fee_rate": fee_rate} if quote_files else {}),
         "days": days,
         "start": datetime.fromtimestamp(run.start, tz=UTC).isoformat(),

@@ -6,6 +6,7 @@ import signal
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,11 +16,27 @@ from src.sim.emulator.faults import FaultSpecError, parse_fault_spec
 from src.sim.emulator.wire import dec, parse_amount
 from src.utils.logger import configure_logging
 
+if TYPE_CHECKING:
+    from src.sim.market_model.params import MarketModelParams
+
 
 def _balance(_ctx: click.Context, _param: click.Parameter, value: str) -> int:
     try:
         return parse_amount(value.replace(",", ""))
     except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _market_params(
+    _ctx: click.Context, _param: click.Parameter, value: Path | None
+) -> MarketModelParams | None:
+    from src.sim.market_model.params_file import MarketParamsFileError, load_market_params
+
+    if value is None:
+        return None
+    try:
+        return load_market_params(value)
+    except MarketParamsFileError as exc:
         raise click.BadParameter(str(exc)) from None
 
 
@@ -78,6 +95,15 @@ def _faults(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
     help="Write emulator.json (URLs) on start and ledger.json on stop here.",
 )
 @click.option(
+    "--market-params",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    callback=_market_params,
+    metavar="FILE",
+    help="Market-model parameters (a file from `polyflup calibrate --out`); default: "
+    "the built-in ones.",
+)
+@click.option(
     "--balance",
     default=dec(DEFAULT_BALANCE_MICRO),
     show_default=True,
@@ -96,6 +122,7 @@ def emulator(
     faults: str,
     state_dir: Path | None,
     balance: int,
+    market_params: MarketModelParams | None,
 ) -> None:
     """Serve the CLOB, Gamma, Data API, websockets and Binance on one local port.
 
@@ -123,6 +150,7 @@ def emulator(
         faults=faults,
         state_dir=state_dir,
         default_balance=balance,
+        market_params=market_params,
     )
     stop = threading.Event()
 

@@ -9,11 +9,12 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from src.backtest.lockstep import DEFAULT_RESOLUTION_S, Lockstep
 from src.bot.engine import Bot, RunOptions, StartupError, install_signal_handlers
 from src.bot.instance_lock import InstanceLock, InstanceLockedError
 from src.bot.live_view import render_summary
 from src.bot.status import RunSummary
-from src.bot.wiring import connect
+from src.bot.wiring import SimWorld, connect
 from src.cli.common import (
     EXIT_FAILURE,
     build_settings,
@@ -32,7 +33,8 @@ from src.data.migrations import run_migrations
 from src.data.notifications_store import DbNotificationStore
 from src.notifications.discord import DiscordSender
 from src.notifications.notifier import Notifier, NullSender, Sender
-from src.utils.clock import Clock
+from src.sim.emulator.feed_setup import DataFileError, parse_data_arg
+from src.utils.clock import Clock, SystemClock
 from src.utils.logger import log
 
 
@@ -68,6 +70,26 @@ from src.utils.logger import log
     metavar="SECONDS",
     help="Stop by itself after this many (simulated) seconds.",
 )
+@click.option(
+    "--data",
+    "data_files",
+    multiple=True,
+    metavar="[SYMBOL=]FILE",
+    help="Sim: Binance 1m kline CSV files to replay instead of generating (repeatable).",
+)
+@click.option(
+    "--lockstep",
+    is_flag=True,
+    help="Sim: step the emulator and the bot together on a manual clock, as a backtest "
+    "does (same seed and data, same trades), still over HTTP.",
+)
+@click.option(
+    "--resolution",
+    type=click.FloatRange(min=1, max=60),
+    default=None,
+    metavar="SECONDS",
+    help=f"With --lockstep: simulated seconds per step (default {DEFAULT_RESOLUTION_S:g}).",
+)
 @db_option
 @set_option
 @click.pass_context
@@ -81,6 +103,9 @@ def run(
     speed: float | None,
     windows: int | None,
     duration: float | None,
+    data_files: tuple[str, ...],
+    lockstep: bool,
+    resolution: float | None,
     db_path: Path | None,
     set_pairs: tuple[str, ...],
 ) -> None:
@@ -93,12 +118,20 @@ def run(
 
       polyflup run --sim --speed 60 --windows 4
 
+      polyflup run --sim --lockstep --data BTCUSDT=btc.csv.gz --windows 8
+
       polyflup run --live --profile conservative
     """
     if windows is not None and duration is not None:
         raise click.UsageError("give --windows or --duration, not both")
+    _check_lockstep(lockstep, resolution, speed)
     settings = build_settings(ctx, profile, set_pairs, db_path)
     mode = resolve_run_mode(sim, paper, live, settings.has_wallet)
+    if mode is not Mode.SIM and (lockstep or data_files):
+        flag = "--lockstep" if lockstep else "--data"
+        raise click.UsageError(f"{flag} is for the simulator only (--sim), not {mode}")
+    _check_data_files(data_files)
+    world = SimWorld(data_files=data_files, lockstep=lockstep)
     settings = dataclasses.replace(settings, db_path=mode_database(settings, mode))
     setup_logging(settings)
     lock = InstanceLock(settings.db_path)
@@ -112,9 +145,18 @@ def run(
         report = run_migrations(settings.db_path)
         configure_database(settings.db_path)
         out = console()
-        out.print(banner(settings, mode, speed, report.current_version))
+        out.print(banner(settings, mode, speed, report.current_version, lockstep))
         log(f"🚀 run requested: mode={mode} profile={settings.profile}")
-        summary = run_bot(settings, mode, speed, windows, duration, out)
+        summary = run_bot(
+            settings,
+            mode,
+            speed,
+            windows,
+            duration,
+            out,
+            world,
+            resolution or DEFAULT_RESOLUTION_S,
+        )
     finally:
         lock.release()
     out.print(render_summary(summary))
@@ -122,11 +164,38 @@ def run(
         ctx.exit(EXIT_FAILURE)
 
 
-def banner(settings: Settings, mode: Mode, speed: float | None, schema: int) -> str:
+def _check_lockstep(lockstep: bool, resolution: float | None, speed: float | None) -> None:
+    """--resolution belongs to --lockstep, which has no --speed (exit 2 otherwise)."""
+    if resolution is not None and not lockstep:
+        raise click.UsageError("--resolution needs --lockstep")
+    if lockstep and speed is not None:
+        raise click.UsageError(
+            "--lockstep runs as fast as the machine allows: it takes no --speed"
+        )
+
+
+def _check_data_files(data_files: tuple[str, ...]) -> None:
+    """Every --data argument names a symbol and an existing file (exit 2 otherwise)."""
+    for arg in data_files:
+        try:
+            _, path = parse_data_arg(arg)
+        except DataFileError as exc:
+            raise click.BadParameter(str(exc), param_hint="--data") from None
+        if not path.is_file():
+            raise click.BadParameter(f"{arg!r}: no such file", param_hint="--data")
+
+
+def banner(
+    settings: Settings,
+    mode: Mode,
+    speed: float | None,
+    schema: int,
+    lockstep: bool = False,
+) -> str:
     """The first line of a run: what trades where, and whether it is real money."""
     pace = f"×{speed:g}" if speed else "real time"
     if mode is Mode.SIM:
-        pace = f"×{speed or settings.sim_speed:g}"
+        pace = "lockstep" if lockstep else f"×{speed or settings.sim_speed:g}"
         money = "🧪 SIMULATION on the embedded emulator — no real money" + (
             " (a wallet is configured but --live was not given)"
             if settings.has_wallet
@@ -194,15 +263,30 @@ def run_bot(
     windows: int | None,
     duration: float | None,
     out: Console,
+    world: SimWorld | None = None,
+    resolution_s: float = DEFAULT_RESOLUTION_S,
 ) -> RunSummary:
-    """Connect, reconcile, trade until a stop condition, disconnect."""
-    adapters = connect(settings, mode, speed)
-    notifier = build_notifier(adapters.settings, adapters.clock)
+    """Connect, reconcile, trade until a stop condition, disconnect.
+
+    With ``world.lockstep`` the bot is stepped by the backtest's driver: each tick moves
+    the embedded emulator's world ``resolution_s`` on, then runs every worker once.
+    """
+    world = world or SimWorld()
+    adapters = connect(settings, mode, speed, world)
+    clock = adapters.clock
+    if world.lockstep:  # only the driver may move a manual clock: the notifier's
+        clock = RealWaits(clock)  # retry waits are real ones
+    notifier = build_notifier(adapters.settings, clock)
     restore = lambda: None  # noqa: E731 - replaced once the bot exists
     try:
         bot = Bot(
             adapters,
-            RunOptions(windows, duration, live_view=out.is_terminal),
+            RunOptions(
+                windows,
+                duration,
+                live_view=out.is_terminal and not world.lockstep,
+                lockstep=world.lockstep,
+            ),
             notifier,
             out,
         )
@@ -211,11 +295,31 @@ def run_bot(
         except StartupError as exc:
             raise click.ClickException(str(exc)) from exc
         restore = install_signal_handlers(bot)
+        if world.lockstep:
+            assert adapters.world_step is not None
+            driver = Lockstep(bot, adapters.world_step, resolution_s, adapters.venue)
+            return bot.run_stepped(driver.tick)
         return bot.run()
     finally:
         restore()
         adapters.close()
         notifier.stop()
+
+
+class RealWaits:
+    """A clock's time with real waits: for threads other than a lockstep run's driver,
+    which alone moves the manual clock."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    def now(self) -> float:
+        """The wrapped clock's time."""
+        return self._clock.now()
+
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` of real time."""
+        SystemClock().sleep(seconds)
 
 
 def build_notifier(settings: Settings, clock: Clock) -> Notifier:

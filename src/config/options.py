@@ -180,6 +180,19 @@ def _parse_path(raw: str) -> Path:
     return Path(raw).expanduser()
 
 
+def _parse_market_params(raw: str) -> str:
+    """A market-model parameter file, loaded here so that a bad one fails the settings."""
+    if not raw:
+        return ""
+    from src.sim.market_model.params_file import MarketParamsFileError, load_market_params
+
+    try:
+        load_market_params(Path(raw).expanduser())
+    except MarketParamsFileError as exc:
+        raise ValueError(str(exc)) from None
+    return raw
+
+
 _PARSERS: dict[str, Callable[[str], Any]] = {
     "str": lambda raw: raw,
     "bool": _parse_bool,
@@ -193,6 +206,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "coins": _parse_coins,
     "profile": _parse_profile,
     "path": _parse_path,
+    "market_params": _parse_market_params,
 }
 
 _KIND_TEXT = {
@@ -207,5 +221,6 @@ _KIND_TEXT = {
     "coins": "a comma-separated list of BTC, ETH, SOL, XRP",
     "profile": "conservative, balanced, aggressive or ultra",
     "path": "a file path",
+    "market_params": "a market-model parameter file (polyflup calibrate --out), or empty",
     "str": "text",
 }

@@ -732,6 +732,16 @@ class Settings:
             low_open=True,
         ),
     )
+    sim_market_params: str = field(
+        default="",
+        metadata=opt(
+            "SIM_MARKET_PARAMS",
+            "Runtime",
+            "Market-model parameter file for sim and backtest (written by polyflup "
+            "calibrate); empty: the built-in defaults.",
+            kind="market_params",
+        ),
+    )
 
     sources: Mapping[str, str] = field(
         default_factory=lambda: MappingProxyType({}), compare=False, repr=False

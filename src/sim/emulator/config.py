@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from src.data.market_data.windows import SUPPORTED_COINS
 from src.sim.calendar import DEFAULT_LIST_AHEAD_S, DEFAULT_RESOLVE_DELAY_S
@@ -15,6 +16,9 @@ from src.sim.emulator.defaults import (
     HEARTBEAT_TIMEOUT_S,
 )
 from src.sim.emulator.wire import RejectStyle, StatusStyle
+
+if TYPE_CHECKING:
+    from src.sim.market_model.params import MarketModelParams
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +46,8 @@ class EmulatorConfig:
         tick_seconds: real seconds between two steps of the world (running clock only).
         auth_skew: accepted distance of auth timestamps from the wall clock or the
             emulator's clock (either passes); ``None`` turns the check off.
+        market_params: the market model's parameters (``None``: its built-in defaults;
+            ``polyflup calibrate`` writes fitted ones).
     """
 
     host: str = "127.0.0.1"
@@ -65,6 +71,7 @@ class EmulatorConfig:
     chain_id: int = POLYGON
     list_ahead_s: int = DEFAULT_LIST_AHEAD_S
     resolve_delay_s: int = DEFAULT_RESOLVE_DELAY_S
+    market_params: MarketModelParams | None = None
     server_secret: bytes | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:

@@ -1,31 +1,37 @@
-"""A world whose Polymarket side is a recording: real quotes instead of the book model.
+"""A world whose Polymarket side replays quote tapes: real recordings, or the light model.
 
-Each recorded window is listed like any other market (the calendar's ids and times), and
-one liquidity account quotes the recorded best bid and ask of both tokens, at the
-recorded size or an assumed depth (``depth_shares``). The bot's orders meet those quotes
-in the same matching engine as ever:
+A **tape** is one window's top of book over time (best bid and ask of both tokens, with
+sizes) and its outcome. Tapes come from a recording (:class:`RecordedListings`) or are
+generated from the simulator's maker rules (:mod:`src.sim.market_model.light`). Each
+window is listed like any other market (the calendar's ids and times), and one liquidity
+account shows the tape's quotes, at the taped size or an assumed depth (``depth_shares``).
+The bot's orders meet those quotes in the same matching engine as ever:
 
-* a taker order fills against the recorded best price, up to the depth, and pays the
+* a taker order fills against the taped best price, up to the depth, and pays the
   market's taker fee;
-* a resting order fills only when a later recorded quote reaches through its price (the
-  quoted order crosses it; the bot is then the maker at its own price) — nobody else
-  trades in a recording, so a bid that merely sits at the best bid never fills;
-* liquidity the bot took is not replaced until the recorded quote moves;
-* an observation older than ``max_quote_age_s`` leaves the books empty (a gap in the
-  recording is a gap in the market, not a frozen quote);
-* the market resolves to the recorded outcome; windows without one are not listed.
+* a resting order fills only when a later quote reaches through its price (the quote
+  crosses it; the bot is then the maker at its own price) — nobody else trades on a tape,
+  so a bid that merely sits at the best bid never fills;
+* liquidity the bot took stays taken while the bot has orders in that market; after that
+  the tape's quote shows in full again;
+* a quote older than ``max_quote_age_s`` leaves the books empty (a gap in a recording is a
+  gap in the market, not a frozen quote);
+* the market resolves to the tape's outcome (recordings without one are not listed).
 
-Every observation between two steps is applied in order, so a quote that reached through a
-resting order and came back between two of the bot's ticks still fills it.
+The quotes are **virtual** until an order meets them (:class:`~src.sim.venue.venue.
+VirtualLiquidity`): books read them from the tape, and only a market someone trades in has
+them rested as real orders, re-quoted at every taped change (in time order, so a quote that
+reached through a resting order and came back between two of the bot's ticks still fills
+it) until nobody else has an order there. That keeps a month of replay cheap.
 """
 
 from __future__ import annotations
 
 import bisect
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import Protocol
 
 from src.data.market_data.windows import WindowRef, normalize_coin
 from src.data.quotes import QuoteRow, RecordedWindow
@@ -41,27 +47,102 @@ from src.sim.emulator.world import (
 from src.sim.feeds.base import PriceFeed
 from src.sim.feeds.errors import FeedError
 from src.sim.venue import Outcome, SimVenue
-from src.sim.venue.types import OrderRequest, OrderType, Side
+from src.sim.venue.types import BookLevel, OrderRequest, OrderType, Side
 from src.utils.clock import Clock, SimClock
 from src.utils.logger import log_warning
 from src.utils.money import MICRO
 
 DEFAULT_DEPTH_SHARES = Decimal("100")
 DEFAULT_MAX_QUOTE_AGE_S = 30.0
-QUOTER_ADDRESS = "0x" + "5e" * 20  # the recording's liquidity (no history kept)
+QUOTER_ADDRESS = "0x" + "5e" * 20  # the tape's liquidity (no history kept)
+NONE = -1  # an empty side, or an unknown size, in a tape's columns
+_NO_LEVELS: tuple[tuple[BookLevel, ...], tuple[BookLevel, ...]] = ((), ())
 
 
 @dataclass(frozen=True, slots=True)
 class ReplayRules:
-    """How a recording becomes a market."""
+    """How a tape becomes a market."""
 
-    depth_shares: Decimal = DEFAULT_DEPTH_SHARES  # when the recording has no sizes
+    depth_shares: Decimal = DEFAULT_DEPTH_SHARES  # when the tape has no sizes
     fee_rate: Decimal = DEFAULT_FEE_RATE
     max_quote_age_s: float = DEFAULT_MAX_QUOTE_AGE_S
 
 
 @dataclass(frozen=True, slots=True)
-class _Want:
+class Tape:
+    """One window's quotes: ``times`` (unix s, increasing) and, per time, the best bid and
+    ask of each token and the shares there, in micro-units (:data:`NONE`: empty side, or
+    size unknown), on the market's tick; and the outcome."""
+
+    times: list[float]
+    up_bid: list[int]
+    up_ask: list[int]
+    down_bid: list[int]
+    down_ask: list[int]
+    sizes: list[tuple[int, int, int, int]]  # up bid, up ask, down bid, down ask
+    outcome: Outcome
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """A market to list, and how to get its tape (built when it is listed)."""
+
+    market: ListedMarket
+    load: Callable[[], Tape]
+
+
+class Listings(Protocol):
+    """Where a tape world's markets come from."""
+
+    def due(self, t: float) -> list[Listing]:
+        """Markets whose listing time is at or before ``t`` and not yet handed out."""
+        ...
+
+    def next_time(self) -> float | None:
+        """When the next market is due (None: no more)."""
+        ...
+
+
+def snap(price: Decimal | None, tick: Decimal, bid: bool) -> int:
+    """A price on the tick, moved away from the middle (a bid down, an ask up), in
+    micro-units; :data:`NONE` for an empty side or one rounded out of (0, 1)."""
+    if price is None:
+        return NONE
+    rounding = ROUND_FLOOR if bid else ROUND_CEILING
+    snapped = (price / tick).to_integral_value(rounding=rounding) * tick
+    return int(snapped * MICRO) if 0 < snapped < 1 else NONE
+
+
+def _size(size: Decimal | None) -> int:
+    if size is None:
+        return NONE
+    return int(size.to_integral_value(rounding=ROUND_FLOOR)) * MICRO
+
+
+def tape_from_recording(recording: RecordedWindow, tick: Decimal) -> Tape:
+    """A recorded window as a tape (prices snapped to ``tick``)."""
+    rows = recording.rows
+    return Tape(
+        times=[r.t_s for r in rows],
+        up_bid=[snap(r.up_bid, tick, True) for r in rows],
+        up_ask=[snap(r.up_ask, tick, False) for r in rows],
+        down_bid=[snap(r.down_bid, tick, True) for r in rows],
+        down_ask=[snap(r.down_ask, tick, False) for r in rows],
+        sizes=[
+            (
+                _size(r.up_bid_size),
+                _size(r.up_ask_size),
+                _size(r.down_bid_size),
+                _size(r.down_ask_size),
+            )
+            for r in rows
+        ],
+        outcome=Outcome.UP if recording.outcome == "UP" else Outcome.DOWN,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
     """One resting quote: token, side, price and size in micro-units."""
 
     token_id: str
@@ -70,104 +151,82 @@ class _Want:
     size: int
 
 
-@dataclass(slots=True)
-class _Tape:
-    """A recorded window being replayed: its rows, how far it has been read, what rests."""
-
-    market: ListedMarket
-    recording: RecordedWindow
-    times: list[float]
-    next_row: int = 0
-    current: QuoteRow | None = None
-    resting: dict[tuple[str, Side], tuple[_Want, str]] = field(default_factory=dict)
-    closed: bool = False
-    resolved: bool = False
+def quotes_at(
+    tape: Tape, i: int, market: ListedMarket, depth_micro: int
+) -> dict[tuple[str, Side], Quote]:
+    """The quotes row ``i`` of ``tape`` shows (none for ``i < 0``). A locked or crossed
+    pair keeps only the bid; a level under the market's minimum order is not shown."""
+    if i < 0:
+        return {}
+    minimum = int(market.min_order_size * MICRO)
+    quotes: dict[tuple[str, Side], Quote] = {}
+    sizes = tape.sizes[i]
+    books = (
+        (market.up_token_id, tape.up_bid[i], tape.up_ask[i], sizes[0], sizes[1]),
+        (market.down_token_id, tape.down_bid[i], tape.down_ask[i], sizes[2], sizes[3]),
+    )
+    for token, bid, ask, bid_size, ask_size in books:
+        if bid != NONE and ask != NONE and bid >= ask:
+            ask = NONE
+        for side, price, size in ((Side.BUY, bid, bid_size), (Side.SELL, ask, ask_size)):
+            shares = depth_micro if size == NONE else size
+            if price != NONE and shares >= minimum:
+                quotes[(token, side)] = Quote(token, side, price, shares)
+    return quotes
 
 
 def wanted_quotes(
     row: QuoteRow | None, market: ListedMarket, depth_shares: Decimal
-) -> dict[tuple[str, Side], _Want]:
-    """The orders that show ``row``'s books (none for a missing row).
-
-    Prices off the market's tick are moved away from the middle (a bid down, an ask up);
-    a crossed or locked side pair keeps only the bid.
-    """
+) -> dict[tuple[str, Side], Quote]:
+    """The quotes one recorded row shows on ``market`` (none for a missing row)."""
     if row is None:
         return {}
-    tick = market.tick_size
-    wants: dict[tuple[str, Side], _Want] = {}
-    books = (
-        (market.up_token_id, row.up_bid, row.up_ask, row.up_bid_size, row.up_ask_size),
-        (
-            market.down_token_id,
-            row.down_bid,
-            row.down_ask,
-            row.down_bid_size,
-            row.down_ask_size,
-        ),
-    )
-    for token, bid, ask, bid_size, ask_size in books:
-        bid_m = _on_tick(bid, tick, ROUND_FLOOR)
-        ask_m = _on_tick(ask, tick, ROUND_CEILING)
-        if bid_m is not None and ask_m is not None and bid_m >= ask_m:
-            ask_m = None
-        for side, price, size in (
-            (Side.BUY, bid_m, bid_size),
-            (Side.SELL, ask_m, ask_size),
-        ):
-            shares = _shares(size, depth_shares, market.min_order_size)
-            if price is not None and shares:
-                wants[(token, side)] = _Want(token, side, price, shares)
-    return wants
+    window = RecordedWindow(row.slug, market.coin, market.start, "UP", (row,))
+    tape = tape_from_recording(window, market.tick_size)
+    return quotes_at(tape, 0, market, _shares(depth_shares))
 
 
-def _on_tick(price: Decimal | None, tick: Decimal, rounding: str) -> int | None:
-    if price is None:
-        return None
-    snapped = (price / tick).to_integral_value(rounding=rounding) * tick
-    if not 0 < snapped < 1:
-        return None
-    return int(snapped * MICRO)
+def _shares(depth: Decimal) -> int:
+    return int(depth.to_integral_value(rounding=ROUND_FLOOR)) * MICRO
 
 
-def _shares(size: Decimal | None, depth: Decimal, minimum: Decimal) -> int:
-    """Whole shares shown at a level (0: too small to quote)."""
-    shares = (size if size is not None else depth).to_integral_value(rounding=ROUND_FLOOR)
-    return int(shares) * MICRO if shares >= minimum else 0
+@dataclass(slots=True)
+class _Replay:
+    """A listed window being replayed."""
+
+    market: ListedMarket
+    tape: Tape
+    row: int = -1  # the row shown (-1: none yet, or stale)
+    seen: int = 0  # rows up to here have been looked at
+    materialized: bool = False
+    resting: dict[tuple[str, Side], tuple[Quote, str]] = field(default_factory=dict)
+    closed: bool = False
+    resolved: bool = False
 
 
-class RecordedMarketSource(IndexedLookups):
-    """The :class:`MarketSource` of a recording (see the module doc)."""
+class TapeMarketSource(IndexedLookups):
+    """The :class:`MarketSource` of quote tapes (see the module doc); also the venue's
+    :class:`~src.sim.venue.venue.VirtualLiquidity`."""
 
     def __init__(
         self,
         venue: SimVenue,
         feed: PriceFeed,
-        calendar: MarketCalendar,
-        windows: Sequence[RecordedWindow],
+        listings: Listings,
         rules: ReplayRules = ReplayRules(),
     ) -> None:
         self._venue = venue
         self._feed = feed
+        self._listings = listings
         self._rules = rules
-        self._lock = threading.RLock()
+        self._depth = _shares(rules.depth_shares)
+        self._lock = venue.lock  # one lock order: books are read under the venue's lock
         self._index = MarketIndex()
-        served = {normalize_coin(s) for s in feed.symbols}
-        coins = set(calendar.coins)
-        self._due: list[tuple[int, _Tape]] = []
-        skipped = 0
-        for recording in windows:
-            if recording.outcome is None or recording.coin not in served & coins:
-                skipped += 1
-                continue
-            sim = calendar.market(WindowRef(recording.coin, recording.window_start))
-            market = ListedMarket.from_calendar(sim, fee_rate=rules.fee_rate)
-            tape = _Tape(market, recording, [r.t_s for r in recording.rows])
-            self._due.append((market.listed_at, tape))
-        self._due.sort(key=lambda item: (item[0], item[1].market.coin))
-        self._live: list[_Tape] = []
-        self.skipped = skipped
+        self._live: list[_Replay] = []
+        self._by_token: dict[str, _Replay] = {}
+        self.listed = 0
         venue.open_liquidity_account(QUOTER_ADDRESS)
+        venue.set_virtual_liquidity(self)
 
     @property
     def venue(self) -> SimVenue:
@@ -184,11 +243,6 @@ class RecordedMarketSource(IndexedLookups):
         """The venue's clock."""
         return self._venue.clock
 
-    @property
-    def windows(self) -> list[ListedMarket]:
-        """Every market the recording will list, in listing order."""
-        return [tape.market for _, tape in self._due] + [t.market for t in self._live]
-
     def reference_prices(
         self, market: ListedMarket, now: float
     ) -> tuple[float | None, float | None]:
@@ -203,102 +257,221 @@ class RecordedMarketSource(IndexedLookups):
         except FeedError:
             return None
 
+    # -- time ------------------------------------------------------------------------------
+
     def advance_to(self, t: float) -> None:
-        """List what is due, replay every observation up to ``t`` at its own time (the
-        manual clock steps through them), then close and resolve what is due."""
+        """List what is due, replay the tapes up to ``t``, then close and resolve what is
+        due. Rows of traded markets are replayed at their own times (a manual clock steps
+        through them), the others only move their pointer."""
         clock = self._venue.clock
         manual = isinstance(clock, SimClock) and clock.speed is None
         with self._lock:
-            while self._due and self._due[0][0] <= t:
-                _, tape = self._due.pop(0)
-                self._venue.register_market(tape.market.venue_market())
-                self._index.add(tape.market)
-                self._live.append(tape)
-            for seen, tape, row in self._observations(t):
+            for listing in self._listings.due(t):
+                self._list(listing)
+            for seen, replay, i in self._traded_rows(t):
                 if manual and clock.now() < seen:
                     clock.set(seen)  # type: ignore[attr-defined]
-                tape.current = row
-                self._show(tape, row)  # in order: a quote reaching through fills
+                replay.row = i
+                self._rest(replay)
             if manual and clock.now() < t:
                 clock.set(t)  # type: ignore[attr-defined]
-            for tape in self._live:
-                self._close_or_resolve(tape, t)
-            self._live = [tape for tape in self._live if not tape.resolved]
+            for replay in self._live:
+                self._follow(replay, t)
+            if any(r.resolved for r in self._live):
+                for replay in self._live:
+                    if replay.resolved:
+                        for token in replay.market.token_ids:
+                            self._by_token.pop(token, None)
+                self._live = [r for r in self._live if not r.resolved]
         self._venue.step()
 
-    def _observations(self, t: float) -> list[tuple[float, _Tape, QuoteRow]]:
-        """The rows of open windows seen by ``t`` and not yet shown, oldest first."""
-        due: list[tuple[float, _Tape, QuoteRow]] = []
-        for tape in self._live:
-            if tape.closed:
-                continue
-            times = tape.times
-            end = tape.market.end
-            last = min(bisect.bisect_right(times, t), bisect.bisect_left(times, end))
-            rows = tape.recording.rows
-            due.extend((times[i], tape, rows[i]) for i in range(tape.next_row, last))
-            tape.next_row = max(tape.next_row, last)
-        due.sort(key=lambda item: item[0])
-        return due
-
     def next_activity(self, t: float) -> float | None:
-        """The earliest time after ``t`` at which a market is listed (None: none left)."""
+        """``t`` while a market is listed, else when the next one is (None: no more)."""
         with self._lock:
             if self._live:
                 return t
-            return float(self._due[0][0]) if self._due else None
+            return self._listings.next_time()
 
-    def _close_or_resolve(self, tape: _Tape, t: float) -> None:
-        market = tape.market
-        if not tape.closed:
+    def _list(self, listing: Listing) -> None:
+        market = listing.market
+        self._venue.register_market(market.venue_market())
+        self._index.add(market)
+        replay = _Replay(market, listing.load())
+        self._live.append(replay)
+        for token in market.token_ids:
+            self._by_token[token] = replay
+        self.listed += 1
+
+    def _traded_rows(self, t: float) -> list[tuple[float, _Replay, int]]:
+        """Rows of materialized markets up to ``t`` not yet looked at, oldest first."""
+        due: list[tuple[float, _Replay, int]] = []
+        for replay in self._live:
+            if replay.materialized and not replay.closed:
+                last = self._last_row(replay, t)
+                times = replay.tape.times
+                due.extend((times[i], replay, i) for i in range(replay.seen, last))
+                replay.seen = max(replay.seen, last)
+        due.sort(key=lambda item: item[0])
+        return due
+
+    def _last_row(self, replay: _Replay, t: float) -> int:
+        times = replay.tape.times
+        end = replay.market.end
+        return min(bisect.bisect_right(times, t), bisect.bisect_left(times, end))
+
+    def _follow(self, replay: _Replay, t: float) -> None:
+        market = replay.market
+        if not replay.closed:
+            last = self._last_row(replay, t)
+            if last > replay.seen:
+                replay.row = last - 1
+                replay.seen = last
+            fresh = (
+                replay.row >= 0
+                and t - replay.tape.times[replay.row] <= self._rules.max_quote_age_s
+            )
             if t >= market.end:
-                self._show(tape, None)
-                tape.closed = True
-            elif (
-                tape.current is not None
-                and t - tape.current.t_s > self._rules.max_quote_age_s
-            ):
-                self._show(tape, None)  # a gap in the recording: no market
-                tape.current = None
-        if tape.closed and not tape.resolved and t >= market.resolves_at:
-            winner = Outcome.UP if tape.recording.outcome == "UP" else Outcome.DOWN
-            self._venue.resolve_market(market.condition_id, winner)
-            tape.resolved = True
+                replay.row = -1
+                replay.closed = True
+            elif not fresh:
+                replay.row = -1
+            if replay.materialized:
+                self._rest(replay)
+                idle = not self._venue.has_live_orders(
+                    market.condition_id, excluding=QUOTER_ADDRESS
+                )
+                if replay.closed or idle:
+                    self._withdraw(replay)
+        if replay.closed and not replay.resolved and t >= market.resolves_at:
+            self._venue.resolve_market(market.condition_id, replay.tape.outcome)
+            replay.resolved = True
 
-    def _show(self, tape: _Tape, row: QuoteRow | None) -> None:
-        """Make the resting quotes those of ``row``: only changed ones are replaced."""
-        wants = wanted_quotes(row, tape.market, self._rules.depth_shares)
+    # -- virtual liquidity -----------------------------------------------------------------
+
+    def levels(
+        self, token_id: str
+    ) -> tuple[tuple[BookLevel, ...], tuple[BookLevel, ...]] | None:
+        """The tape's quote on ``token_id`` while it is virtual (see the venue)."""
+        replay = self._by_token.get(token_id)
+        if replay is None or replay.materialized:
+            return None
+        if replay.row < 0:
+            return _NO_LEVELS
+        quotes = quotes_at(replay.tape, replay.row, replay.market, self._depth)
+        bid = quotes.get((token_id, Side.BUY))
+        ask = quotes.get((token_id, Side.SELL))
+        return (
+            () if bid is None else (BookLevel(bid.price, bid.size),),
+            () if ask is None else (BookLevel(ask.price, ask.size),),
+        )
+
+    def materialize(self, token_id: str) -> None:
+        """Rest the market's current quotes as orders (an order is about to meet them)."""
+        replay = self._by_token.get(token_id)
+        if replay is None or replay.materialized or replay.closed:
+            return
+        replay.materialized = True
+        self._rest(replay)
+
+    def _withdraw(self, replay: _Replay) -> None:
+        """Back to virtual: the resting quotes are cancelled."""
+        row, replay.row = replay.row, -1
+        self._rest(replay)
+        replay.row = row
+        replay.materialized = False
+
+    def _rest(self, replay: _Replay) -> None:
+        """Make the resting quotes those of the row shown: only changed ones are
+        replaced (a taken quote is not re-offered until it changes)."""
+        wants = quotes_at(replay.tape, replay.row, replay.market, self._depth)
         cancels: list[str] = []
-        places: list[_Want] = []
-        for key, (want, order_id) in list(tape.resting.items()):
+        for key, (quote, order_id) in list(replay.resting.items()):
             new = wants.get(key)
-            if new is None or new.price != want.price:
+            if new is None or new.price != quote.price:
                 cancels.append(order_id)
-                del tape.resting[key]
-        for key, want in wants.items():
-            if key not in tape.resting:
-                places.append(want)
+                del replay.resting[key]
+        places = [q for key, q in wants.items() if key not in replay.resting]
         if not cancels and not places:
             return
-        requests = [_request(w) for w in places]
+        requests = [_request(q) for q in places]
         results = self._venue.amend_orders(QUOTER_ADDRESS, cancels, (), requests)
-        for want, result in zip(places, results, strict=True):
-            if result.success:  # even if taken at once: not re-offered until it moves
-                tape.resting[(want.token_id, want.side)] = (want, result.order_id)
+        for quote, result in zip(places, results, strict=True):
+            if result.success:
+                replay.resting[(quote.token_id, quote.side)] = (quote, result.order_id)
             else:
                 log_warning(
-                    f"⚠️ recorded quote {want.side} {want.price / MICRO} refused on "
-                    f"{tape.market.slug}: {result.error}"
+                    f"⚠️ taped quote {quote.side} {quote.price / MICRO} refused on "
+                    f"{replay.market.slug}: {result.error}"
                 )
 
 
-def _request(want: _Want) -> OrderRequest:
-    """A plain GTC order (not post-only: a quote that reaches through a resting order of
-    the bot trades with it, as the recorded market did)."""
-    amount = want.size * want.price // MICRO
+def _request(quote: Quote) -> OrderRequest:
+    """A plain GTC order (not post-only: a quote that reaches through a resting order
+    trades with it, as the taped market did)."""
+    amount = quote.size * quote.price // MICRO
     return OrderRequest(
-        want.token_id, want.side, want.price, want.size, amount, OrderType.GTC
+        quote.token_id, quote.side, quote.price, quote.size, amount, OrderType.GTC
     )
+
+
+class RecordedListings:
+    """The windows of a recording, listed at the calendar's times."""
+
+    def __init__(
+        self,
+        calendar: MarketCalendar,
+        coins: set[str],
+        windows: Sequence[RecordedWindow],
+        fee_rate: Decimal,
+    ) -> None:
+        plans: list[Listing] = []
+        self.skipped = 0
+        for recording in windows:
+            if recording.outcome is None or recording.coin not in coins:
+                self.skipped += 1
+                continue
+            sim = calendar.market(WindowRef(recording.coin, recording.window_start))
+            market = ListedMarket.from_calendar(sim, fee_rate=fee_rate)
+            plans.append(Listing(market, _loader(recording, market.tick_size)))
+        plans.sort(key=lambda p: (p.market.listed_at, p.market.coin))
+        self._plans = plans
+        self.markets = [p.market for p in plans]
+
+    def due(self, t: float) -> list[Listing]:
+        """Recorded windows listed by ``t``."""
+        count = 0
+        while count < len(self._plans) and self._plans[count].market.listed_at <= t:
+            count += 1
+        due, self._plans = self._plans[:count], self._plans[count:]
+        return due
+
+    def next_time(self) -> float | None:
+        """The next recorded window's listing time."""
+        return float(self._plans[0].market.listed_at) if self._plans else None
+
+
+def _loader(recording: RecordedWindow, tick: Decimal) -> Callable[[], Tape]:
+    return lambda: tape_from_recording(recording, tick)
+
+
+class RecordedMarketSource(TapeMarketSource):
+    """A recording's windows as markets (the coins of ``calendar`` the feed serves)."""
+
+    def __init__(
+        self,
+        venue: SimVenue,
+        feed: PriceFeed,
+        calendar: MarketCalendar,
+        windows: Sequence[RecordedWindow],
+        rules: ReplayRules = ReplayRules(),
+    ) -> None:
+        served = {normalize_coin(s) for s in feed.symbols}
+        listings = RecordedListings(
+            calendar, served & set(calendar.coins), windows, rules.fee_rate
+        )
+        super().__init__(venue, feed, listings, rules)
+        self.skipped = listings.skipped
+        self.windows = listings.markets
 
 
 def recorded_source_factory(

@@ -113,7 +113,9 @@ def model_source(
     """The market model: makers quoting both books, takers trading through them."""
     from src.sim.market_model import SimExchange
 
-    exchange = SimExchange(venue.clock, feed, calendar, venue, seed=config.seed)
+    exchange = SimExchange(
+        venue.clock, feed, calendar, venue, config.market_params, seed=config.seed
+    )
     return ModelMarketSource(exchange)
 
 

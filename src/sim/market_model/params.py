@@ -2,9 +2,13 @@
 
 The defaults come from the real recordings in ``../shared/data/polymarket/`` (68 BTC
 15-minute windows polled about once a second, 2025-12-26/29) and from the reference's venue
-facts; ``docs/SIMULATOR.md`` ("Market model") gives the measurement behind each one. Where
-the recordings cannot tell (depth and taker flow: they hold only the best bid and ask), the
-default is a stated assumption.
+facts; ``docs/SIMULATOR.md`` ("Market model") gives the measurement behind each one. The
+book parameters (lag, spread, requote margin) are ``polyflup calibrate``'s fit on those
+recordings with the makers' error held (:data:`src.sim.market_model.calibration.SHIPPED_HOLD`),
+rounded to :data:`~src.sim.market_model.calibration.ROUNDING`; a test holds them to that fit.
+Where the recordings cannot tell (depth and taker flow: they hold only the best bid and ask;
+how much of the quotes' disagreement with the fair value is the makers' error), the default
+is a stated assumption.
 """
 
 from __future__ import annotations
@@ -23,18 +27,28 @@ class MarketModelParams:
     """Makers, takers and reference price of the simulated Up/Down markets.
 
     Makers' view of fair value (computed on a 1-second grid):
-        maker_lag_s: seconds the makers' view of the underlying lags the feed. 0: the
-            recordings show no lag at their 1-second resolution (the quotes match Binance's
-            minute-open price best 2–4 s *before* the minute mark), real makers react in
-            well under a second, and any lag hands the bot — which reads the same feed and
+        maker_lag_s: seconds the makers' view of the underlying lags the feed. 0, fitted:
+            the cross-correlation of the recorded mid's one-minute changes with the fair
+            value's peaks 1.5 s *before* the minute mark (the quotes lead Binance's klines
+            slightly; simulated with no lag it peaks at −0.5 s), real makers react in well
+            under a second, and any lag hands the bot — which reads the same feed and
             trades at once — a latency edge it does not have on the venue (1 s of lag
             multiplies the oracle's edge twelvefold; see docs/SIMULATOR.md). Raise it to
             stress a strategy against slow quotes.
         noise_sd_logit: stationary standard deviation of the makers' error, an AR(1)
-            process in logit space (0.05 ≈ 1.25 cents at p = 0.5).
+            process in logit space (0.05 ≈ 1.25 cents at p = 0.5). *Assumed*: the recorded
+            mid disagrees with the project's fair value by 0.27 logit (robust sd at the
+            minute marks) for minutes on end (autocorrelation 0.70 at 60 s), and a fit of
+            this error to all of it gives 0.27 with a 184-s half-life — but that
+            disagreement is as much the fair value's error (a different reference price,
+            volatility and sub-minute path) as the makers': the market's mid scores as
+            well against the outcomes as the fair value does, and simulated makers that
+            wrong would hand an oracle ≈ $16 a window per share-second. Small, so that
+            mispricings worth more than the fee stay rare.
         noise_half_life_s: half-life of that error; per-second persistence
-            ``φ = 0.5 ** (1 / half_life)``. The recordings bound the per-second innovation
-            ``sd·√(1 − φ²)`` below ≈ 0.025 logit; the default gives 0.013.
+            ``φ = 0.5 ** (1 / half_life)`` (*assumed*, as its level). The recordings bound
+            the per-second innovation ``sd·√(1 − φ²)`` below ≈ 0.025 logit; the default
+            gives 0.013.
         fair_value_model / student_t_dof: the distribution of the standardised move in the
             project's fair-value rule: the strategy's default unit-variance Student-t with
             4 degrees of freedom. On generated (fat-tailed) windows it scores better than
@@ -48,17 +62,19 @@ class MarketModelParams:
         base_half_spread / uncertainty_mult / uncertainty_horizon_s: the half-spread is
             ``base + mult × u``, ``u`` the standard deviation of the fair value's move over
             the horizon, rounded out to the quoting grid (never less than one step). This
-            one rule widens the spread near the money and near the end. Fitted to the
-            recorded at-the-money mean spreads: 1.24 c with > 10 min left (u ≈ 1.6 c),
-            1.5 c at 2–5 min, 2.0 c at 1–2 min, 3.2 c at 30–60 s, 3.8 c at 10–30 s, 7.7 c
-            in the last 10 s (u ≈ 18 c); far from the money they stay at 1 c.
+            one rule widens the spread near the money and near the end. Fitted (0.0035,
+            0.18; the horizon is fixed: only ``mult·√horizon`` is identified) to the
+            recorded mean spread by time left × distance to the strike: at the money
+            1.25 c with > 10 min left (u ≈ 1.6 c), 1.55 c at 2–5 min, 2.0 c at 1–2 min,
+            3.5 c at 30–60 s, 4.5 c at 10–30 s, 10 c in the last 10 s (u ≈ 18 c); far from
+            the money they stay near 1 c.
         max_half_spread: cap on the half-spread.
         quote_grid: the grid the makers quote on. Whole cents even where the venue's tick
             is 0.001: 99.7 % of the recorded best prices are whole cents, extremes included.
         requote_margin: makers keep their quote while their probability stays within
             this many grid steps outside it (and the spread they want is the same): they do
-            not chase sub-cent moves. 0.25 brings the share of seconds in which the
-            simulated top of book changes to 54 % (recorded: 57 %).
+            not chase sub-cent moves. Fitted: 0.25 brings the share of seconds in which the
+            simulated top of book changes to the recorded 51 %.
         levels: price levels quoted per side (Up space; mirrored on Down).
         level_step: price distance between levels.
         min_levels / max_levels: the ladder may hold between these many levels before
@@ -104,8 +120,8 @@ class MarketModelParams:
     default_sigma_bp: float = 5.0
     min_sigma_bp: float = 0.5
 
-    base_half_spread: float = 0.003
-    uncertainty_mult: float = 0.2
+    base_half_spread: float = 0.0035
+    uncertainty_mult: float = 0.18
     uncertainty_horizon_s: float = 1.0
     max_half_spread: float = 0.10
     quote_grid: float = 0.01

@@ -175,6 +175,19 @@ def fair_path(
     """The fair value seen ``lag_s`` late for each of the first ``count`` seconds of the
     window (a lagged look never reaches before ``feed_first_s``)."""
     times = window.start + np.arange(count, dtype=np.float64)
+    return fair_path_at(feed, window, sigma, settings, lag_s, times, feed_first_s)
+
+
+def fair_path_at(
+    feed: PriceFeed,
+    window: WindowInputs,
+    sigma: SigmaByMinute,
+    settings: StrategyParams,
+    lag_s: float,
+    times: np.ndarray,
+    feed_first_s: float,
+) -> FairPath:
+    """The fair value seen ``lag_s`` late at each of ``times`` (see :func:`fair_path`)."""
     seen = np.maximum(feed_first_s, times - lag_s)
     price_at = feed.price_at
     symbol = window.symbol
@@ -202,6 +215,13 @@ def build_quote_path(
         feed, window, sigma, settings, params.maker_lag_s, len(noise), feed_first_s
     )
     p = maker_probability(fair.p_up, noise)
+    return QuotePath(held_quotes(fair, p, params), p.tolist())
+
+
+def held_quotes(fair: FairPath, p: np.ndarray, params: MarketModelParams) -> list[Quote]:
+    """The quote at each step of makers who believe ``p``: a new quote only when the
+    makers would not keep the last one (:func:`~src.sim.market_model.pricing.
+    keeps_quote`); an unchanged quote is the same object."""
     bids, asks, ticks, grids = maker_quotes(fair, p, params)
     fairs = p.tolist()
     margin = params.requote_margin
@@ -220,7 +240,7 @@ def build_quote_path(
         ):
             last = Quote(bid, ask, tick, grid)
         quotes.append(last)  # an unchanged quote is the same object: an identity test
-    return QuotePath(quotes, fairs)
+    return quotes
 
 
 def change_points(quotes: list[Quote]) -> list[int]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from src.sim.venue import errors
 from src.sim.venue.amounts import LOT, tick_micro
@@ -25,6 +26,7 @@ from src.sim.venue.events import EventKind, EventListener, VenueEvent
 from src.sim.venue.ledger import FEE_COLLECTOR, Account
 from src.sim.venue.markets import MarketState, VenueMarket
 from src.sim.venue.types import (
+    BookLevel,
     BookSnapshot,
     CancelResult,
     CollateralBalance,
@@ -59,6 +61,28 @@ class MarketStatus:
     backing: int
 
 
+class VirtualLiquidity(Protocol):
+    """Quotes a world shows without resting them as orders until someone trades.
+
+    A replayed market changes its quotes every second; resting them as orders each time
+    would cost more than the whole backtest. Instead the venue asks :meth:`levels` when a
+    book is read, and calls :meth:`materialize` before any order meets a token's book, so
+    matching always runs against real orders.
+    """
+
+    def levels(
+        self, token_id: str
+    ) -> tuple[tuple[BookLevel, ...], tuple[BookLevel, ...]] | None:
+        """``(bids, asks)`` shown on top of the resting orders, best first; None while
+        the quotes rest as real orders (or the token has none)."""
+        ...
+
+    def materialize(self, token_id: str) -> None:
+        """Rest the token's market's quotes as real orders (an order is about to meet
+        them)."""
+        ...
+
+
 class SimVenue:
     """Price-time matching, balances, two-phase fills, resolution and redemption.
 
@@ -84,6 +108,7 @@ class SimVenue:
     ) -> None:
         self._clock = clock
         self._lock = threading.RLock()
+        self._virtual: VirtualLiquidity | None = None
         self._engine = MatchingEngine(
             seed=seed,
             failure_probability=failure_probability,
@@ -96,6 +121,27 @@ class SimVenue:
     def clock(self) -> Clock:
         """The clock the venue reads."""
         return self._clock
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The venue's (re-entrant) lock: a world that calls the venue while the venue
+        calls it back (:class:`VirtualLiquidity`) takes this one, never its own."""
+        return self._lock
+
+    def set_virtual_liquidity(self, virtual: VirtualLiquidity | None) -> None:
+        """Show ``virtual``'s quotes in the books (see :class:`VirtualLiquidity`)."""
+        with self._lock:
+            self._virtual = virtual
+
+    def has_live_orders(self, condition_id: str, *, excluding: str = "") -> bool:
+        """True when an account other than ``excluding`` rests an order in the market."""
+        with self._lock:
+            for address, live in self._engine.live_by_account.items():
+                if address == excluding:
+                    continue
+                if any(order.market == condition_id for order in live.values()):
+                    return True
+            return False
 
     @property
     def fee_collector(self) -> str:
@@ -324,6 +370,8 @@ class SimVenue:
     def place(self, address: str, request: OrderRequest) -> PlaceResult:
         """Submit one order; a refusal is ``success=False`` with the venue's text."""
         with self._lock:
+            if self._virtual is not None:
+                self._virtual.materialize(request.token_id)
             return self._engine.place(self._account(address), request, self._now())
 
     def place_batch(
@@ -336,6 +384,9 @@ class SimVenue:
         if len(requests) > errors.MAX_BATCH_ORDERS:
             raise errors.BatchTooLargeError(errors.batch_too_large_error(len(requests)))
         with self._lock:
+            if self._virtual is not None:
+                for request in requests:
+                    self._virtual.materialize(request.token_id)
             account = self._account(address)
             now = self._now()
             return [self._engine.place(account, request, now) for request in requests]
@@ -542,11 +593,16 @@ class SimVenue:
             token = self._engine.token(token_id)
             book = token.book
             market = token.market
+            bids, asks = book.bids.depth(depth), book.asks.depth(depth)
+            shown = None if self._virtual is None else self._virtual.levels(token_id)
+            if shown is not None:
+                bids = merge_levels(bids, shown[0], True, depth)
+                asks = merge_levels(asks, shown[1], False, depth)
             return BookSnapshot(
                 token_id,
                 market.condition_id,
-                book.bids.depth(depth),
-                book.asks.depth(depth),
+                bids,
+                asks,
                 token.tick,
                 market.min_size,
                 market.spec.neg_risk,
@@ -560,7 +616,13 @@ class SimVenue:
         with self._lock:
             self._now()
             book = self._engine.token(token_id).book
-            return book.bids.best_price(), book.asks.best_price()
+            bid, ask = book.bids.best_price(), book.asks.best_price()
+            shown = None if self._virtual is None else self._virtual.levels(token_id)
+            if shown is None:
+                return bid, ask
+            bids = [p for p in (bid, shown[0][0].price if shown[0] else None) if p]
+            asks = [p for p in (ask, shown[1][0].price if shown[1] else None) if p]
+            return (max(bids) if bids else None), (min(asks) if asks else None)
 
     def level_size(self, token_id: str, side: Side, price: int) -> int:
         """Live size resting at one price (for incremental book messages)."""
@@ -635,3 +697,21 @@ def _position(account: Account, market: MarketState, token_id: str) -> Position:
         free,
         reserved,
     )
+
+
+def merge_levels(
+    resting: tuple[BookLevel, ...],
+    shown: tuple[BookLevel, ...],
+    bids: bool,
+    depth: int | None,
+) -> tuple[BookLevel, ...]:
+    """One side's resting and virtual levels as one aggregated side, best first."""
+    if not shown:
+        return resting
+    sizes: dict[int, int] = {}
+    for level in (*resting, *shown):
+        sizes[level.price] = sizes.get(level.price, 0) + level.size
+    prices = sorted(sizes, reverse=bids)
+    if depth is not None:
+        prices = prices[:depth]
+    return tuple(BookLevel(price, sizes[price]) for price in prices)

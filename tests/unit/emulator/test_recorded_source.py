@@ -108,22 +108,46 @@ def test_a_taker_buy_fills_at_the_recorded_ask_up_to_the_depth_and_pays_the_fee(
     assert world.top(up)[1] is None  # taken, and not re-offered at the same quote
 
 
-def test_taken_liquidity_comes_back_when_the_quote_moves() -> None:
+def test_taken_liquidity_stays_taken_while_the_bot_has_orders_there() -> None:
     rules = ReplayRules(depth_shares=D(20))
-    world = World(
-        _recording(
-            _row(0, "0.48", "0.50"), _row(3, "0.48", "0.50"), _row(6, "0.49", "0.51")
-        ),
-        rules=rules,
-    )
+    rows = (_row(0, "0.48", "0.50"), _row(3, "0.48", "0.50"), _row(6, "0.49", "0.51"))
+    world = World(_recording(*rows), rules=rules)
+    world.at(1)
+    up, down = world.market.up_token_id, world.market.down_token_id
+    world.place(up, Side.BUY, "0.50", "20", OrderType.FAK)
+    resting = world.place(down, Side.BUY, "0.10", "10")  # keeps the market traded
+    world.at(4)  # the same quote taped again: still taken
+    assert world.top(up)[1] is None
+    world.at(6)  # the quote moved: offered again
+    assert world.top(up) == (micro("0.49"), micro("0.51"))
+    assert world.venue.level_size(up, Side.SELL, micro("0.51")) == 20 * MICRO
+    world.venue.cancel(TRADER, resting.order_id)
+    world.at(7)  # nobody else trades here any more: the quotes are virtual again
+    assert world.venue.level_size(up, Side.SELL, micro("0.51")) == 0
+    assert world.top(up) == (micro("0.49"), micro("0.51"))
+
+
+def test_once_the_bot_is_out_the_full_quote_shows_again() -> None:
+    rules = ReplayRules(depth_shares=D(20))
+    world = World(_recording(_row(0, "0.48", "0.50"), _row(3, "0.48", "0.50")), rules=rules)
     world.at(1)
     up = world.market.up_token_id
     world.place(up, Side.BUY, "0.50", "20", OrderType.FAK)
-    world.at(4)  # the same quote recorded again: still taken
-    assert world.top(up)[1] is None
-    world.at(6)
-    assert world.top(up) == (micro("0.49"), micro("0.51"))
-    assert world.venue.level_size(up, Side.SELL, micro("0.51")) == 20 * MICRO
+    world.at(4)
+    assert world.venue.book(up).asks[0].size == 20 * MICRO
+
+
+def test_books_merge_the_taped_quote_with_resting_orders() -> None:
+    world = World(_recording(_row(0, "0.48", "0.50"), _row(5, "0.47", "0.50")))
+    world.at(1)
+    up = world.market.up_token_id
+    world.place(up, Side.BUY, "0.45", "10")
+    world.venue.cancel(TRADER, world.place(up, Side.BUY, "0.44", "10").order_id)
+    book = world.venue.book(up)
+    assert [(lv.price, lv.size) for lv in book.bids] == [
+        (micro("0.48"), 100 * MICRO),
+        (micro("0.45"), 10 * MICRO),
+    ]
 
 
 def test_a_resting_sell_fills_when_a_later_quote_reaches_through_it() -> None:
