@@ -43,17 +43,19 @@ class InProcessBinanceClient:
     def __init__(self, context: EmulatorContext, clock: Clock) -> None:
         self._feed = context.feed
         self._clock = clock
+        # the forming minute's extremes, kept between polls (same answers, fewer reads)
+        self._paths = binance_api.FormingPaths()
 
-    def _answer(self, func: Any, params: dict[str, Any]) -> Any:
+    def _answer(self, func: Any, params: dict[str, Any], **extra: Any) -> Any:
         query = {k: str(v) for k, v in params.items()}
         try:
-            return func(self._feed, self._clock.now(), query)
+            return func(self._feed, self._clock.now(), query, **extra)
         except binance_api.BinanceApiError as exc:
             raise MarketDataError(f"Binance error {exc.code}: {exc.msg}") from None
 
     def get_klines(self, **params: Any) -> Any:
         """``GET /api/v3/klines``."""
-        return self._answer(binance_api.klines, params)
+        return self._answer(binance_api.klines, params, paths=self._paths)
 
     def get_symbol_ticker(self, **params: Any) -> Any:
         """``GET /api/v3/ticker/price``."""

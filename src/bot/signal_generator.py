@@ -8,6 +8,7 @@ its inputs (board + ledger) and records its output.
 from __future__ import annotations
 
 import math
+import sqlite3
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -23,7 +24,7 @@ from src.trading.logic import Side as Direction
 from src.trading.params import StrategyParams
 from src.trading.position_manager.jobs import Job
 from src.trading.position_manager.monitor import SignalView
-from src.trading.position_manager.portfolio import account_state
+from src.trading.position_manager.portfolio import AccountCache, AccountReader
 from src.trading.strategy import BookTop, MarketSnapshot
 from src.trading.venue.port import OrderType
 from src.utils.clock import Clock
@@ -158,6 +159,8 @@ class SignalGenerator:
         self.entries_open = True  # False once the run is winding down: decide, don't enter
         # indicators folded in one closed kline at a time (O(1) a decision, not O(history))
         self._indicators: dict[str, IndicatorState] = {}
+        # the account, read again only when the ledger changed (most polls move no money)
+        self._accounts = AccountCache()
 
     def _fold(self, coin: str, feed: CoinFeed) -> IndicatorState:
         state = self._indicators.get(coin)
@@ -175,14 +178,43 @@ class SignalGenerator:
         return state
 
     def step(self) -> None:
-        """Decide each coin whose feed changed since its last decision."""
+        """Decide each coin whose feed changed since its last decision.
+
+        All of them in one transaction, the account read once (and only if the ledger
+        changed since the last step): nothing but decisions is written in it, and no other
+        writer can change the ledger while it is open, so each coin sees the account it
+        would have seen in a transaction of its own. The board and the order placer hear
+        of the decisions once they are stored.
+        """
+        feeds = []
         for coin in self.board.coins:
             feed = self.board.undecided(coin)
             if feed is not None:
-                self.decide_coin(coin, feed)
+                feeds.append((coin, feed))
+        if not feeds:
+            return
+        with db_connection() as cur:
+            accounts = self._accounts.reader(cur)
+            made = [self._decide(coin, feed, cur, accounts) for coin, feed in feeds]
+            self._accounts.keep(cur)
+        for (coin, feed), (decision, decision_id, block, book) in zip(
+            feeds, made, strict=True
+        ):
+            self._publish(coin, feed, decision, decision_id, block, book)
 
     def decide_coin(self, coin: str, feed: CoinFeed) -> Decision:
         """Decide, store and (for a trade) queue the entry."""
+        with db_connection() as cur:
+            accounts = self._accounts.reader(cur)
+            decision, decision_id, block, book = self._decide(coin, feed, cur, accounts)
+            self._accounts.keep(cur)
+        return self._publish(coin, feed, decision, decision_id, block, book)
+
+    def _decide(
+        self, coin: str, feed: CoinFeed, cur: sqlite3.Cursor, accounts: AccountReader
+    ) -> tuple[Decision, int, str | None, BookTop]:
+        """Decide and store (in the caller's transaction): the decision, its id, why no
+        entry may be placed (None: it may) and the book it was made on."""
         now = self.clock.now()
         market = feed.market
         state = self._fold(coin, feed)
@@ -197,19 +229,30 @@ class SignalGenerator:
             spot=feed.spot,
             indicators=state.snapshot() if state.bars else None,
         )
-        now_ms = int(now * 1000)
-        with db_connection() as cur:
-            account = account_state(cur, now_ms, feed.window_id)
-            decision = decide(snapshot, account, self.params)
-            decision_id = insert_decision(cur, decision.to_row(), feed.window_id, self.mode)
-            block = None
-            if decision.is_trade and feed.window_id is not None:
-                block = entry_block(cur, feed.window_id)
+        account = accounts.state(int(now * 1000), feed.window_id)
+        decision = decide(snapshot, account, self.params)
+        decision_id = insert_decision(cur, decision.to_row(), feed.window_id, self.mode)
+        block = None
+        if decision.is_trade and feed.window_id is not None:
+            block = entry_block(cur, feed.window_id)
+        return decision, decision_id, block, snapshot.book
+
+    def _publish(
+        self,
+        coin: str,
+        feed: CoinFeed,
+        decision: Decision,
+        decision_id: int,
+        block: str | None,
+        book: BookTop,
+    ) -> Decision:
+        """Record a stored decision on the board and, for a trade, queue the entry."""
+        market = feed.market
         self.decisions += 1
         view = (
             None
             if decision.analysis is None
-            else signal_view(decision, feed.window_id, decision_id, snapshot.book)
+            else signal_view(decision, feed.window_id, decision_id, book)
         )
         self.board.record_decision(coin, feed, decision, view)
         if not decision.is_trade or market is None or feed.window_id is None:

@@ -26,12 +26,18 @@ _COLUMNS = (
 )
 
 
+def _insert_sql() -> str:
+    names = ("window_id", "mode", *_COLUMNS)
+    marks = ", ".join("?" for _ in names)
+    return f"INSERT INTO decisions ({', '.join(names)}) VALUES ({marks})"
+
+
+_INSERT = _insert_sql()  # one statement, built once: a decision is stored every poll
+
+
 def insert_decision(
     cur: sqlite3.Cursor, row: Mapping[str, object], window_id: int | None, mode: str
 ) -> int:
     """Store one ``Decision.to_row()``; returns its id."""
-    names = ("window_id", "mode", *_COLUMNS)
-    values = (window_id, mode, *(row[name] for name in _COLUMNS))
-    marks = ", ".join("?" for _ in names)
-    cur.execute(f"INSERT INTO decisions ({', '.join(names)}) VALUES ({marks})", values)
+    cur.execute(_INSERT, (window_id, mode, *[row[name] for name in _COLUMNS]))
     return int(cur.lastrowid or 0)

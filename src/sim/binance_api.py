@@ -98,24 +98,73 @@ def kline_row(k: Kline) -> list[Any]:
     ]
 
 
-def forming_candle(feed: PriceFeed, symbol: str, now: float) -> Kline | None:
-    """The current minute's candle as of ``now``: only the path so far, volume pro rata."""
+class FormingPaths:
+    """The high and low of each symbol's current minute so far, kept between requests.
+
+    The forming candle reads the minute's path once a second from its open; a client asking
+    every few seconds would read the same seconds again each time. A minute's path never
+    changes, so its extremes over the seconds already read are kept and only the new
+    seconds are read: the same candle for a fraction of the reads. One instance per feed
+    (the in-process client keeps one; the HTTP emulator reads the path each time).
+    """
+
+    def __init__(self) -> None:
+        # symbol → (minute open ms, seconds folded in, high, low)
+        self._seen: dict[str, tuple[int, int, float, float]] = {}
+
+    def extremes(
+        self, feed: PriceFeed, symbol: str, start_ms: int, steps: int
+    ) -> tuple[float, float]:
+        """``(max, min)`` of the path at the first ``steps`` whole seconds of the minute
+        opening at ``start_ms``, folded in the order :func:`forming_candle` reads them."""
+        start_s = start_ms / 1000
+        seen = self._seen.get(symbol)
+        if seen is not None and seen[0] == start_ms and 0 < seen[1] <= steps:
+            _, done, high, low = seen
+        else:
+            high = low = feed.price_at(symbol, start_s)
+            done = 1
+        for i in range(done, steps):
+            price = feed.price_at(symbol, start_s + i * PATH_STEP_S)
+            high = max(high, price)
+            low = min(low, price)
+        self._seen[symbol] = (start_ms, max(done, steps), high, low)
+        return high, low
+
+
+def forming_candle(
+    feed: PriceFeed,
+    symbol: str,
+    now: float,
+    paths: FormingPaths | None = None,
+    whole: Kline | None = None,
+) -> Kline | None:
+    """The current minute's candle as of ``now``: only the path so far, volume pro rata.
+
+    ``paths`` keeps the path's extremes between calls; ``whole`` is the minute's full
+    candle when the caller already has it.
+    """
     start_ms = minute_open_ms(now)
-    full = feed.klines(symbol, start_ms, start_ms + MINUTE_MS)
-    if not full:
-        return None
-    whole = full[0]
+    if whole is None or whole.open_time_ms != start_ms:
+        full = feed.klines(symbol, start_ms, start_ms + MINUTE_MS)
+        if not full:
+            return None
+        whole = full[0]
     start_s = start_ms / 1000
     steps = max(1, math.floor(now - start_s))
-    prices = [feed.price_at(symbol, start_s + i * PATH_STEP_S) for i in range(steps)]
-    prices.append(feed.price_at(symbol, now))
+    if paths is None:
+        prices = [feed.price_at(symbol, start_s + i * PATH_STEP_S) for i in range(steps)]
+        high, low = max(prices), min(prices)
+    else:
+        high, low = paths.extremes(feed, symbol, start_ms, steps)
+    close = feed.price_at(symbol, now)
     share = min(1.0, max(0.0, (now - start_s) / 60))
     return Kline(
         open_time_ms=start_ms,
         open=whole.open,
-        high=max(prices),
-        low=min(prices),
-        close=prices[-1],
+        high=max(high, close),
+        low=min(low, close),
+        close=close,
         volume=whole.volume * share,
         close_time_ms=whole.close_time_ms,
         quote_volume=whole.quote_volume * share,
@@ -149,12 +198,18 @@ def _aggregate(klines: list[Kline], interval_ms: int) -> list[Kline]:
     ]
 
 
-def klines(feed: PriceFeed, now: float, query: Mapping[str, str]) -> list[list[Any]]:
+def klines(
+    feed: PriceFeed,
+    now: float,
+    query: Mapping[str, str],
+    paths: FormingPaths | None = None,
+) -> list[list[Any]]:
     """``GET /api/v3/klines``: candles up to now (the last one still forming).
 
     Without ``startTime`` the newest ``limit`` candles are returned; with it, the oldest
     ``limit`` from there — including python-binance's ``startTime=0, limit=1`` probe for
-    the first available candle.
+    the first available candle. ``paths`` (optional) keeps the forming minute's extremes
+    between calls.
     """
     symbol = _symbol(feed, query)
     interval = query.get("interval", "")
@@ -178,7 +233,7 @@ def klines(feed: PriceFeed, now: float, query: Mapping[str, str]) -> list[list[A
     span_end = min(start + limit * step, stop - stop % step + step)
     minutes = feed.klines(symbol, start - start % step, span_end)
     closed = [k for k in minutes if k.open_time_ms + MINUTE_MS <= now_ms]
-    forming = forming_candle(feed, symbol, now)
+    forming = forming_candle(feed, symbol, now, paths, minutes[-1] if minutes else None)
     if forming is not None and forming.open_time_ms < span_end and now_ms < end_ms:
         closed.append(forming)
     bars = [

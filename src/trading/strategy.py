@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from src.data.market_data.indicators import Indicators, compute_indicators
 from src.data.market_data.polymarket import MAX_BOOK_SIZE, TICK_SIZES
-from src.data.market_data.price_validation import ValidationResult, validate_price_movement
+from src.data.market_data.price_validation import ValidationMemo, ValidationResult
 from src.data.market_data.windows import WindowRef
 from src.sim.feeds.base import Kline
 from src.trading.params import StrategyParams
@@ -28,12 +28,16 @@ from src.trading.signals.confidence import (
     additive_confidence,
     apply_safety,
     bayesian_confidence,
+    directional_sums,
 )
 from src.trading.signals.fair_value import FairValue, fair_value
 from src.trading.signals.types import Reason, SignalName, SignalResult
 
 # No venue tick is finer; a finer one is absurd and only overflows the tick rounding.
 _FINEST_TICK = min(TICK_SIZES)
+# Validation depends only on the closed klines and σ, which change once a minute: it is
+# remembered per klines tuple (the same answers, see ValidationMemo).
+_VALIDATIONS = ValidationMemo()
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,9 +164,7 @@ def analyze(snapshot: MarketSnapshot, params: StrategyParams) -> Analysis | Inpu
     fair = fair_value(spot, snapshot.strike, ind.sigma_1m, time_left, params)
     sigma = fair.sigma_1m
     mid = snapshot.book.mid
-    history = tuple(
-        (p.t, p.price) for p in snapshot.mid_history if isinstance(p, PricePoint)
-    )
+    history = [(p.t, p.price) for p in snapshot.mid_history if isinstance(p, PricePoint)]
     signals = (
         directional.price_momentum(ind, sigma, params),
         directional.polymarket_momentum(mid, history, snapshot.now, params),
@@ -170,11 +172,12 @@ def analyze(snapshot: MarketSnapshot, params: StrategyParams) -> Analysis | Inpu
         directional.divergence(fair.p_up, fair.p_down, mid, params),
         directional.volume_momentum(ind, sigma, params),
     )
-    validation = validate_price_movement(snapshot.klines, sigma, params.validation_config())
+    validation = _VALIDATIONS.validate(snapshot.klines, sigma, params.validation_config())
     weights = params.weights
     prior_up, prior_down = float(mid), float(1 - mid)
-    additive = additive_confidence(signals, weights, prior_up, prior_down, params)
-    bayesian = bayesian_confidence(signals, weights, prior_up, prior_down, params)
+    sums = directional_sums(signals, weights)
+    additive = additive_confidence(signals, weights, prior_up, prior_down, params, sums)
+    bayesian = bayesian_confidence(signals, weights, prior_up, prior_down, params, sums)
     return Analysis(
         spot=spot,
         market_p_up=prior_up,

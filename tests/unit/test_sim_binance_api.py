@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import pytest
 
 from src.sim import binance_api as api
 from src.sim.feeds.base import MINUTE_MS, Kline
+from src.sim.feeds.generator import DEFAULT_START_MS, GeneratedFeed
+from src.sim.feeds.table import KlineTable
 
 T0 = 1_767_225_600
 
@@ -142,3 +146,51 @@ def test_kline_event() -> None:
     event = api.kline_event(feed, "BTCUSDT", T0 + 30)
     assert event is not None and event["k"]["x"] is False and event["k"]["i"] == "1m"
     assert float(event["k"]["c"]) == 130.0
+
+
+# --- the in-process client's shortcuts give the same answers ------------------------------
+
+
+@pytest.fixture(scope="module")
+def generated() -> GeneratedFeed:
+    return GeneratedFeed(3, start_ms=DEFAULT_START_MS, minutes=240)
+
+
+def test_few_klines_are_the_table_rows(generated: GeneratedFeed) -> None:
+    first, end = generated.time_range()
+    spans = [(first, first), (first - MINUTE_MS, first + 2 * MINUTE_MS), (end - 1, end + 5)]
+    spans += [
+        (first + a * 7_919, first + a * 7_919 + b * 30_011)
+        for a in range(40)
+        for b in range(12)
+    ]
+    for start_ms, end_ms in spans:
+        table = generated.table("BTCUSDT", start_ms, end_ms)
+        assert generated.klines("BTCUSDT", start_ms, end_ms) == table.to_klines()
+        columns = {f.name: getattr(table, f.name) for f in fields(KlineTable)}
+        assert KlineTable(**columns).same_as(table)  # a slice still passes the checks
+
+
+def test_kept_minute_extremes_give_the_same_klines(generated: GeneratedFeed) -> None:
+    first = generated.time_range()[0] / 1000
+    paths = api.FormingPaths()
+    queries = [
+        {"symbol": "ETHUSDT", "interval": "1m", "limit": "241"},
+        {"symbol": "ETHUSDT", "interval": "1m", "startTime": "0", "limit": "1"},
+    ]
+    # polls every 10 s with odd offsets, a repeated time, a step back, and minute edges
+    times = [first + 7200 + 10 * i + (i % 3) * 0.37 for i in range(40)]
+    times += [times[5], times[3], first + 7260.0, first + 7260.999, first + 7319.5]
+    for now in times:
+        start = (int(now * 1000) // MINUTE_MS - 2) * MINUTE_MS
+        for query in (
+            *queries,
+            {"symbol": "ETHUSDT", "interval": "1m", "startTime": str(start)},
+        ):
+            assert api.klines(generated, now, query, paths) == api.klines(
+                generated, now, query
+            )
+        whole = generated.klines("ETHUSDT", int(now // 60) * MINUTE_MS, int(now * 1000) + 1)
+        assert api.forming_candle(generated, "ETHUSDT", now, paths, whole[-1]) == (
+            api.forming_candle(generated, "ETHUSDT", now)
+        )

@@ -155,6 +155,8 @@ class BinanceMarketData:
         self._history = history
         self._lock = threading.Lock()
         self._klines: dict[str, deque[Kline]] = {}
+        # _klines as tuples, until they grow (a snapshot per poll, a new kline per minute)
+        self._frozen: dict[str, tuple[Kline, ...]] = {}
         self._last_price: dict[str, float] = {}
         self._refreshed_ms: dict[str, int] = {}
 
@@ -197,6 +199,7 @@ class BinanceMarketData:
             for kline in closed:
                 if not store or kline.open_time_ms > store[-1].open_time_ms:
                     store.append(kline)
+                    self._frozen.pop(symbol, None)
             if rows:
                 self._last_price[symbol] = rows[-1].close
             self._refreshed_ms[symbol] = now_ms
@@ -206,9 +209,12 @@ class BinanceMarketData:
         """What is cached for ``coin`` now, without any request."""
         symbol = binance_symbol(coin)
         with self._lock:
+            klines = self._frozen.get(symbol)
+            if klines is None:
+                klines = self._frozen[symbol] = tuple(self._klines.get(symbol, ()))
             return KlineSnapshot(
                 symbol=symbol,
-                klines=tuple(self._klines.get(symbol, ())),
+                klines=klines,
                 last_price=self._last_price.get(symbol),
                 refreshed_ms=self._refreshed_ms.get(symbol),
             )

@@ -35,6 +35,7 @@ from dataclasses import dataclass, replace
 from src.sim.feeds.base import MINUTE_MS, Kline
 
 _NAN = float("nan")
+_isfinite = math.isfinite
 # A taker-buy volume a rounding hair above the total is clamped, not rejected.
 _TAKER_TOLERANCE = 1e-9
 
@@ -107,9 +108,9 @@ def is_valid_kline(k: object) -> bool:
     if not isinstance(k, Kline):
         return False
     try:
-        numbers = (k.open, k.high, k.low, k.close, k.volume, k.taker_buy_volume)
-        if any(isinstance(x, bool) or not math.isfinite(x) for x in numbers):
-            return False
+        for x in (k.open, k.high, k.low, k.close, k.volume, k.taker_buy_volume):
+            if isinstance(x, bool) or not _isfinite(x):
+                return False
         if isinstance(k.open_time_ms, bool) or not isinstance(k.open_time_ms, int):
             return False
         if min(k.open, k.high, k.low, k.close) <= 0:
@@ -174,7 +175,9 @@ class IndicatorState:
         "_flow_volume",
         "_last",
         "_recent",
+        "_recent_tuple",
         "_rejected",
+        "_snapshot",
         "_sq_returns",
         "_volume_long",
         "_volume_short",
@@ -199,6 +202,10 @@ class IndicatorState:
         self._bars = 0
         self._rejected = 0
         self._last: Kline | None = None
+        # What recent_klines() and snapshot() answered since the last update: the same
+        # objects until a kline is folded in (callers may memoise on their identity).
+        self._recent_tuple: tuple[Kline, ...] | None = None
+        self._snapshot: Indicators | None = None
 
     @property
     def config(self) -> IndicatorConfig:
@@ -212,6 +219,7 @@ class IndicatorState:
 
     def update(self, kline: Kline) -> bool:
         """Fold one closed kline in; False (and no change) if it is malformed or not newer."""
+        self._snapshot = None  # even a rejected kline changes the count
         last = self._last
         if not is_valid_kline(kline) or (
             last is not None and kline.open_time_ms <= last.open_time_ms
@@ -242,6 +250,7 @@ class IndicatorState:
         self._volume_long.push(volume)
         self._closes.append(close)
         self._recent.append(kline)
+        self._recent_tuple = None
         self._last = kline
         self._bars += 1
         return True
@@ -251,11 +260,21 @@ class IndicatorState:
         return sum(1 for k in klines if self.update(k))
 
     def recent_klines(self) -> tuple[Kline, ...]:
-        """The last ``config.keep_klines`` accepted klines, oldest first."""
-        return tuple(self._recent)
+        """The last ``config.keep_klines`` accepted klines, oldest first (the same tuple
+        until the next accepted kline)."""
+        recent = self._recent_tuple
+        if recent is None:
+            recent = self._recent_tuple = tuple(self._recent)
+        return recent
 
     def snapshot(self) -> Indicators:
-        """The current indicator values (O(1))."""
+        """The current indicator values (O(1); the same object until the next update)."""
+        snapshot = self._snapshot
+        if snapshot is None:
+            snapshot = self._snapshot = self._compute()
+        return snapshot
+
+    def _compute(self) -> Indicators:
         last = self._last
         if last is None:
             return replace(Indicators.empty(), rejected=self._rejected)

@@ -160,6 +160,52 @@ def validate_price_movement(
     return _result(flags, sigma, wick, volume_ratio, gap, long_z, short_z)
 
 
+class ValidationMemo:
+    """:func:`validate_price_movement` remembered for the last few klines tuples.
+
+    Within a minute every decision on a coin validates the same closed klines (the tuple
+    :meth:`~src.data.market_data.indicators.IndicatorState.recent_klines` keeps until the
+    next kline) with the same σ: one validation per coin and minute instead of one per
+    decision. Entries are keyed on the tuple's identity and hold the tuple, so the id cannot
+    be reused while the entry lives; only tuples of :class:`Kline` (frozen) are kept, so a
+    remembered answer can never go stale. Anything else is validated every time.
+    Safe to share between threads (at worst a validation is done twice).
+    """
+
+    def __init__(self, size: int = 64) -> None:
+        self._size = size
+        self._entries: dict[
+            int, tuple[tuple[Kline, ...], object, ValidationConfig, ValidationResult]
+        ] = {}
+
+    def validate(
+        self,
+        klines: Sequence[Kline],
+        sigma_1m: float | None,
+        config: ValidationConfig,
+    ) -> ValidationResult:
+        """The same as ``validate_price_movement(klines, sigma_1m, config)``."""
+        if type(klines) is not tuple:
+            return validate_price_movement(klines, sigma_1m, config)
+        key = id(klines)
+        hit = self._entries.get(key)
+        if (
+            hit is not None
+            and hit[0] is klines
+            and type(hit[1]) is type(sigma_1m)
+            and hit[1] == sigma_1m
+            and (hit[2] is config or hit[2] == config)
+        ):
+            return hit[3]
+        result = validate_price_movement(klines, sigma_1m, config)
+        if all(type(k) is Kline for k in klines):
+            entries = self._entries
+            if len(entries) >= self._size:
+                entries.clear()
+            entries[key] = (klines, sigma_1m, config, result)
+        return result
+
+
 def _sigma(valid: list[Kline], sigma_1m: float | None) -> float:
     if sigma_1m is not None and math.isfinite(sigma_1m) and sigma_1m > 0:
         return sigma_1m

@@ -111,17 +111,29 @@ class KlineTable:
         ]
 
     def take(self, start: int, stop: int) -> KlineTable:
-        """Rows ``start:stop`` (views, not copies)."""
-        return KlineTable(*(getattr(self, f.name)[start:stop] for f in fields(self)))
+        """Rows ``start:stop`` (views, not copies).
+
+        A slice of a checked table keeps its invariants (same dtypes and lengths, minutes
+        still one apart), so it is not checked again: the feeds take a few rows on every
+        request, and the checks cost more than the slicing.
+        """
+        table = object.__new__(KlineTable)
+        for name in _COLUMNS:
+            object.__setattr__(table, name, getattr(self, name)[start:stop])
+        return table
 
     def between(self, start_ms: int, end_ms: int) -> KlineTable:
         """Candles whose open time lies in ``[start_ms, end_ms)`` (clamped to the table)."""
         if not len(self):
             return self
+        return self.take(*self.rows_between(start_ms, end_ms))
+
+    def rows_between(self, start_ms: int, end_ms: int) -> tuple[int, int]:
+        """``(lo, hi)``: the rows :meth:`between` takes (a non-empty table)."""
         first = self.first_open_ms
         lo = min(max(-(-(start_ms - first) // MINUTE_MS), 0), len(self))
         hi = min(max(-(-(end_ms - first) // MINUTE_MS), lo), len(self))
-        return self.take(lo, hi)
+        return lo, hi
 
     def shifted(self, delta_ms: int) -> KlineTable:
         """The same candles with every time moved by ``delta_ms`` (whole minutes)."""
@@ -161,6 +173,10 @@ class KlineTable:
         return cls(
             *(np.concatenate([getattr(t, f.name) for t in tables]) for f in fields(cls))
         )
+
+
+_COLUMNS = tuple(f.name for f in fields(KlineTable))
+_FEW_ROWS = 4  # up to this many rows, klines() reads them one by one
 
 
 class TableFeed:
@@ -208,7 +224,18 @@ class TableFeed:
 
         Requests reaching outside :meth:`time_range` return the part inside it.
         """
-        return self.table(symbol, start_ms, end_ms).to_klines()
+        self._check_symbol(symbol)
+        first, end = self.time_range()
+        end_ms = min(end_ms, end)
+        if end_ms <= max(start_ms, first):
+            return []
+        table = self._table(symbol, end_ms)
+        if not len(table):
+            return []
+        lo, hi = table.rows_between(start_ms, end_ms)
+        if hi - lo <= _FEW_ROWS:  # a poll's few new minutes: no table slice at all
+            return [table.kline(i) for i in range(lo, hi)]
+        return table.take(lo, hi).to_klines()
 
     def kline_at(self, symbol: str, t: float) -> Kline:
         """The candle of the minute containing Unix time ``t`` (seconds)."""

@@ -169,6 +169,22 @@ RESERVED_BY_BUYS = (
 OPEN_COST = "SELECT COALESCE(SUM(cost_micro), 0) FROM positions WHERE status = 'open'"
 
 
+# The same sums per window, for reading every window's exposure at once.
+RESERVED_BY_BUYS_PER_WINDOW = (
+    "SELECT window_id, COALESCE(SUM((size_micro - filled_micro) * price_micro / 1000000), 0) "
+    "FROM orders WHERE side = 'BUY' AND status IN ('live', 'partially_filled') "
+    "GROUP BY window_id"
+)
+OPEN_COST_PER_WINDOW = (
+    "SELECT window_id, COALESCE(SUM(cost_micro), 0) FROM positions WHERE status = 'open' "
+    "GROUP BY window_id"
+)
+DAILY_PNL = (
+    "SELECT COALESCE(SUM(realized_pnl_micro), 0) FROM positions "
+    "WHERE status IN ('closed', 'settled', 'redeemed') AND closed_ms >= ?"
+)
+
+
 def _sum(cur: sqlite3.Cursor, query: str, window_id: int | None = None) -> int:
     if window_id is None:
         return int(cur.execute(query).fetchone()[0])
@@ -190,13 +206,13 @@ def account_state(
     if window_id is not None:
         in_window = _sum(cur, OPEN_COST, window_id) + _sum(cur, RESERVED_BY_BUYS, window_id)
     day_start = now_ms - now_ms % DAY_MS
-    daily = int(
-        cur.execute(
-            "SELECT COALESCE(SUM(realized_pnl_micro), 0) FROM positions "
-            "WHERE status IN ('closed', 'settled', 'redeemed') AND closed_ms >= ?",
-            (day_start,),
-        ).fetchone()[0]
-    )
+    daily = int(cur.execute(DAILY_PNL, (day_start,)).fetchone()[0])
+    return _account(cash, reserved, held, in_window, daily)
+
+
+def _account(
+    cash: int, reserved: int, held: int, in_window: int, daily: int
+) -> AccountState:
     free = max(cash - reserved, 0)
     equity = cash + held
     return AccountState(
@@ -207,3 +223,107 @@ def account_state(
         daily_pnl=from_micro(daily),
         day_start_equity=from_micro(equity) - from_micro(daily) if daily else None,
     )
+
+
+class AccountReader:
+    """:func:`account_state` for any number of windows, reading the ledger once: the cash,
+    and every window's exposure in one grouped query per table (the day's PnL once per
+    day). The answers are the ones :func:`account_state` would give as long as the ledger
+    does not change: within one transaction that writes none of the amounts read (the
+    signal generator writes only decisions) — or across transactions, with
+    :class:`AccountCache` watching for changes. Window ids are the ledger's integers.
+    """
+
+    _MAX_STATES = 256  # answers kept (a few windows a step; old windows never come back)
+
+    def __init__(self, cur: sqlite3.Cursor) -> None:
+        self._cur = cur
+        # cash, open cost, reserved by BUYs, window id → open cost + reserved in it
+        self._totals: tuple[int, int, int, dict[int | None, int]] | None = None
+        self._daily: dict[int, int] = {}
+        self._states: dict[tuple[int, int | None], AccountState] = {}
+
+    def use(self, cur: sqlite3.Cursor) -> None:
+        """Read through ``cur`` from now on (the current transaction's cursor)."""
+        self._cur = cur
+
+    def _ledger(self) -> tuple[int, int, int, dict[int | None, int]]:
+        if self._totals is None:
+            cur = self._cur
+            held = {w: int(v) for w, v in cur.execute(OPEN_COST_PER_WINDOW).fetchall()}
+            reserved = {
+                w: int(v) for w, v in cur.execute(RESERVED_BY_BUYS_PER_WINDOW).fetchall()
+            }
+            in_window = {
+                w: held.get(w, 0) + reserved.get(w, 0)
+                for w in held.keys() | reserved.keys()
+            }
+            totals = (cash_balance(cur), sum(held.values()), sum(reserved.values()))
+            self._totals = (*totals, in_window)
+        return self._totals
+
+    def state(self, now_ms: int, window_id: int | None = None) -> AccountState:
+        """The account for a decision at ``now_ms`` in ``window_id``."""
+        day_start = now_ms - now_ms % DAY_MS
+        key = (day_start, window_id)
+        known = self._states.get(key)
+        if known is not None:
+            return known
+        cash, held, reserved, by_window = self._ledger()
+        in_window = 0 if window_id is None else by_window.get(window_id, 0)
+        daily = self._daily.get(day_start)
+        if daily is None:
+            daily = int(self._cur.execute(DAILY_PNL, (day_start,)).fetchone()[0])
+            self._daily[day_start] = daily
+        if len(self._states) >= self._MAX_STATES:
+            self._states.clear()
+        state = self._states[key] = _account(cash, reserved, held, in_window, daily)
+        return state
+
+
+class AccountCache:
+    """One :class:`AccountReader` kept from transaction to transaction while the ledger
+    does not change, so a poll that moved no money reads none of it again — the cash and
+    the day's PnL are sums over the whole history, and a long run would pay for them on
+    every poll.
+
+    "Does not change" is SQLite's own bookkeeping: ``PRAGMA data_version`` moves when
+    another connection commits, the connection's ``total_changes`` when it writes itself.
+    :meth:`reader` compares both, when a transaction starts, with what :meth:`keep`
+    recorded at the end of the last one — after that transaction's own writes, which must
+    touch none of the amounts read (the signal generator writes only decisions). Any other
+    write in between, or a last transaction that did not reach :meth:`keep`, and the
+    ledger is read afresh. Use it from one thread, inside ``db_connection()`` transactions
+    that take the write lock (the default).
+    """
+
+    def __init__(self) -> None:
+        self._reader: AccountReader | None = None
+        self._kept: tuple[sqlite3.Connection, int, int] | None = None
+        self._version: int | None = None
+
+    def reader(self, cur: sqlite3.Cursor) -> AccountReader:
+        """The reader for the transaction of ``cur``: the last one if nothing changed."""
+        conn = cur.connection
+        version = int(cur.execute("PRAGMA data_version").fetchone()[0])
+        kept, self._kept = self._kept, None
+        reader = self._reader
+        if (
+            reader is None
+            or kept is None
+            or kept[0] is not conn
+            or kept[1:] != (version, conn.total_changes)
+        ):
+            reader = self._reader = AccountReader(cur)
+        else:
+            reader.use(cur)
+        self._version = version
+        return reader
+
+    def keep(self, cur: sqlite3.Cursor) -> None:
+        """The transaction that called :meth:`reader` is done writing: what its reader
+        read stays valid until the ledger changes."""
+        conn = cur.connection
+        if self._version is not None:
+            self._kept = (conn, self._version, conn.total_changes)
+        self._version = None

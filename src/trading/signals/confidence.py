@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from src.data.market_data.price_validation import ValidationResult
 from src.trading.params import StrategyParams
@@ -84,9 +84,13 @@ def additive_confidence(
     prior_up: float,
     prior_down: float,
     params: StrategyParams,
+    sums: tuple[float, float] | None = None,
 ) -> ConfidenceResult:
-    """Directional voting from the market prior (``prior_down`` is exactly ``1 − prior_up``)."""
-    up, down = directional_sums(signals, weights)
+    """Directional voting from the market prior (``prior_down`` is exactly ``1 − prior_up``).
+
+    ``sums``: ``directional_sums(signals, weights)`` when the caller has it already.
+    """
+    up, down = directional_sums(signals, weights) if sums is None else sums
     vote = _vote(up, down, params.additive_opposition_penalty)
     shift = params.additive_max_shift
     p_up = _linear_pool(prior_up, prior_down, vote, shift)
@@ -100,9 +104,10 @@ def bayesian_confidence(
     prior_up: float,
     prior_down: float,
     params: StrategyParams,
+    sums: tuple[float, float] | None = None,
 ) -> ConfidenceResult:
-    """Log-odds accumulation from the market prior."""
-    up, down = directional_sums(signals, weights)
+    """Log-odds accumulation from the market prior (``sums`` as for the additive one)."""
+    up, down = directional_sums(signals, weights) if sums is None else sums
     scale = params.bayes_llr_scale
     score = log_odds(prior_up, prior_down, params.prior_clip) + (scale * up - scale * down)
     return _result("bayesian", score, sigmoid(score), sigmoid(-score))
@@ -130,7 +135,14 @@ def apply_safety(
 ) -> ConfidenceResult:
     """The standards' rules, in order: cap, multi-confirmation, price validation."""
     if result.direction is Direction.NEUTRAL:
-        return replace(result, confidence=min(0.5, params.confidence_cap))
+        return _with(
+            result,
+            min(0.5, params.confidence_cap),
+            result.confirmations,
+            result.capped,
+            result.confirmation_limited,
+            result.validation,
+        )
     conf = result.raw_confidence
     capped = conf > params.confidence_cap
     conf = min(conf, params.confidence_cap)
@@ -152,13 +164,30 @@ def apply_safety(
             conf, action = threshold, ValidationAction.DAMPED
         else:
             action = ValidationAction.PASSED
-    return replace(
-        result,
-        confidence=conf,
-        confirmations=confirmations,
-        capped=capped,
-        confirmation_limited=limited,
-        validation=action,
+    return _with(result, conf, confirmations, capped, limited, action)
+
+
+def _with(
+    result: ConfidenceResult,
+    confidence: float,
+    confirmations: int,
+    capped: bool,
+    limited: bool,
+    validation: ValidationAction,
+) -> ConfidenceResult:
+    """``dataclasses.replace`` of the safety fields, without its per-call introspection."""
+    return ConfidenceResult(
+        result.method,
+        result.score,
+        result.p_up,
+        result.p_down,
+        result.direction,
+        result.raw_confidence,
+        confidence,
+        confirmations,
+        capped,
+        limited,
+        validation,
     )
 
 

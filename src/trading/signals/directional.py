@@ -14,11 +14,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from decimal import Decimal
+from math import isfinite
 
 from src.data.market_data.indicators import Indicators
 from src.trading.params import StrategyParams
 from src.trading.signals.mathx import graded_strength, log_odds
 from src.trading.signals.types import Direction, SignalName, SignalResult
+
+_ZERO = Decimal(0)
+_ONE = Decimal(1)
 
 
 def graded(
@@ -87,7 +91,19 @@ def polymarket_momentum(
     reference_t = -math.inf
     oldest: tuple[float, Decimal] | None = None
     for t, price in history:
-        if not (_usable_time(t) and _usable_price(price)) or t > latest_allowed:
+        # A finite real time no later than the age limit, and a Decimal price in (0, 1).
+        # Inline: this runs for every point of the window's history on every decision.
+        if type(t) is float:
+            if not isfinite(t) or t > latest_allowed:
+                continue
+        elif (
+            isinstance(t, bool)
+            or not isinstance(t, (int, float))
+            or not isfinite(t)
+            or t > latest_allowed
+        ):
+            continue
+        if not (isinstance(price, Decimal) and price.is_finite() and _ZERO < price < _ONE):
             continue
         if t <= target and t > reference_t:
             reference, reference_t = price, t
@@ -149,14 +165,6 @@ def volume_momentum(
     if strength <= 0.0:
         return SignalResult(name, Direction.NEUTRAL, 0.0, z, "no volume")
     return SignalResult(name, base.direction, strength, z)
-
-
-def _usable_time(t: object) -> bool:
-    return isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t)
-
-
-def _usable_price(p: object) -> bool:
-    return isinstance(p, Decimal) and p.is_finite() and 0 < p < 1
 
 
 def _finite_or_zero(x: float) -> float:

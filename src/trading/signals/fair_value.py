@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 
 from src.trading.params import StrategyParams
-from src.trading.signals.mathx import norm_cdf, student_t_cdf
+from src.trading.signals.mathx import norm_cdf, student_t_cdf_pair
 
 _BP = 1e-4
 
@@ -86,7 +86,7 @@ def fair_value(
         dof = params.student_t_dof
         # Rescale so the t has unit variance: σ measures the standard deviation, not the scale.
         k = math.sqrt(dof / (dof - 2.0))
-        p_up, p_down = student_t_cdf(z * k, dof), student_t_cdf(-z * k, dof)
+        p_up, p_down = student_t_cdf_pair(z * k, dof)  # = cdf(z·k), cdf(−z·k)
     else:
         p_up, p_down = norm_cdf(z), norm_cdf(-z)
     return FairValue(

@@ -32,6 +32,22 @@ def student_t_cdf(t: float, dof: float) -> float:
     return 1.0 - tail if t > 0 else tail
 
 
+def student_t_cdf_pair(t: float, dof: float) -> tuple[float, float]:
+    """``(student_t_cdf(t, dof), student_t_cdf(-t, dof))`` with the tail computed once:
+    ``(−t)² = t²`` bit for bit, so both sides share it (the fair value needs both)."""
+    if math.isnan(t) or not dof > 0:
+        return math.nan, math.nan
+    if math.isinf(t):
+        return (1.0, 0.0) if t > 0 else (0.0, 1.0)
+    t2 = t * t
+    tail = 0.5 * regularized_beta(dof / 2.0, 0.5, dof / (dof + t2), t2 / (dof + t2))
+    if t > 0:
+        return 1.0 - tail, tail
+    if t < 0:
+        return tail, 1.0 - tail
+    return tail, tail  # ±0: neither side is positive
+
+
 def regularized_beta(
     a: float, b: float, x: float, one_minus_x: float | None = None
 ) -> float:

@@ -20,6 +20,7 @@ from src.bot.signal_generator import (
     entry_params,
 )
 from src.data.db_connection import db_connection
+from src.data.ledger_store import cash_balance
 from src.data.market_data.binance import KlineSnapshot
 from src.data.market_data.polymarket import BookLevel, MarketInfo, OrderBook
 from src.data.market_data.windows import WindowRef
@@ -27,7 +28,9 @@ from src.trading.ledger.accounting import Side
 from src.trading.logic import Decision, OrderStyle, decide
 from src.trading.logic import Side as Direction
 from src.trading.params import StrategyParams
+from src.trading.position_manager import portfolio
 from src.trading.position_manager.jobs import Job
+from src.trading.position_manager.portfolio import account_state
 from src.trading.signals.types import Reason
 from src.trading.strategy import BookTop
 from src.trading.venue.port import OrderType
@@ -473,3 +476,59 @@ def test_step_decides_each_new_feed_once(monkeypatch: pytest.MonkeyPatch, db: Pa
     assert gen.decisions == 3 and len(decision_rows()) == 3
     assert board.undecided("BTC") is None and board.undecided("ETH") is None
     assert submit.calls == []
+
+
+def test_a_step_decides_every_coin_in_one_transaction_reading_the_account_once(
+    monkeypatch: pytest.MonkeyPatch, db: Path
+) -> None:
+    """Each coin still gets the account of its own window, as ``account_state`` reads it;
+    the ledger is read again only once it changed."""
+    windows = {coin: add_window(coin, T0) for coin in ("BTC", "ETH", "SOL")}
+    trade(token("ETH", T0, "UP"), window_id=windows["ETH"])  # ETH's window is exposed
+    seen: dict[str, object] = {}
+    reads: list[int] = []
+
+    def recording_decide(snapshot, account_state, params):
+        seen[snapshot.window.coin] = account_state
+        return decide(snapshot, account_state, params)
+
+    def counting_cash(cur):
+        reads.append(1)
+        return cash_balance(cur)
+
+    monkeypatch.setattr(signal_generator, "decide", recording_decide)
+    monkeypatch.setattr(portfolio, "cash_balance", counting_cash)
+    board = MarketBoard(tuple(windows))
+    gen = generator(board, Submitter())
+    commits: list[int] = []
+
+    def publish_all() -> None:
+        for coin, window_id in windows.items():
+            f = feed(
+                board.next_sequence(), coin=coin, mkt=market(coin), window_id=window_id
+            )
+            board.publish(f)
+
+    publish_all()
+    with db_connection() as cur:
+        cur.connection.set_trace_callback(
+            lambda sql: commits.append(1) if sql == "COMMIT" else None
+        )
+    commits.clear()  # that transaction's own commit
+    gen.step()
+    assert sorted(seen) == ["BTC", "ETH", "SOL"] and len(reads) == 1
+    assert len(commits) == 1 and len(decision_rows()) == 3
+    with db_connection(readonly=True) as cur:
+        for coin, window_id in windows.items():
+            assert seen[coin] == account_state(cur, int(NOW * 1000), window_id)
+    assert seen["ETH"].window_exposure > 0 == seen["BTC"].window_exposure
+    reads.clear()  # (account_state above reads it too)
+    publish_all()
+    gen.step()  # the ledger did not change: not read again
+    assert reads == [] and len(decision_rows()) == 6
+    trade(token("SOL", T0, "UP"), window_id=windows["SOL"])
+    publish_all()
+    gen.step()
+    assert len(reads) == 1 and seen["SOL"].window_exposure > 0
+    with db_connection() as cur:
+        cur.connection.set_trace_callback(None)

@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 
 from src.bot.signal_generator import book_top
 from src.data.market_data.polymarket import MarketDataError, parse_book
-from src.trading.logic import AccountState, Decision, Side, decide
+from src.trading.logic import AccountState, Decision, Side, _signals_payload, decide
 from src.trading.params import StrategyParams
 from src.trading.signals.types import Reason
 from src.trading.strategy import BookTop, MarketSnapshot, PricePoint
@@ -235,7 +235,13 @@ def test_absurd_but_finite_book_numbers_are_an_invalid_book(book: BookTop) -> No
 @example(snapshot=replace(BASE, now=1e306))
 @given(snapshot=snapshots())
 def test_any_decision_can_be_stored(snapshot: MarketSnapshot) -> None:
-    json.dumps(decide(snapshot, ACCOUNT, PARAMS).to_row())
+    decision = decide(snapshot, ACCOUNT, PARAMS)
+    row = decision.to_row()
+    json.dumps(row)
+    # the stored text is exactly json.dumps of the payloads (written with shortcuts)
+    assert row["inputs_json"] == json.dumps(decision._inputs_payload(), sort_keys=True)
+    signals = _signals_payload(decision.analysis)
+    assert row["signals_json"] == json.dumps(signals, sort_keys=True)
 
 
 # --- end to end: a book payload through the real parser into the strategy ---------------

@@ -124,6 +124,21 @@ def test_klines_are_fetched_then_refreshed_incrementally(server: str) -> None:
     assert last_query["startTime"] == [str((T0 + 300) * 1000)]  # only what is new
 
 
+def test_the_klines_tuple_is_shared_until_a_minute_closes(server: str) -> None:
+    clock = SimClock(start=T0 + 5 * 60 + 10)
+    FakeBinance.minutes = 6
+    data = make(server, clock, history=4)
+    first = data.refresh("BTC").klines
+    clock.advance(20)  # the same minute: nothing new, the same tuple
+    assert data.refresh("BTC").klines is first and data.snapshot("BTC").klines is first
+    clock.advance(60)
+    FakeBinance.minutes = 7
+    later = data.refresh("BTC").klines
+    assert later is not first and len(later) == 4  # still bounded
+    assert [k.open_time_ms for k in later] == [(T0 + 60 * m) * 1000 for m in range(2, 6)]
+    assert later == tuple(data._klines["BTCUSDT"])
+
+
 def test_history_is_bounded(server: str) -> None:
     FakeBinance.minutes = 50
     data = make(server, SimClock(start=T0 + 3600), history=10)

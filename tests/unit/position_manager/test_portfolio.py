@@ -10,10 +10,12 @@ from typing import TypeVar
 
 import pytest
 
-from src.data.db_connection import db_connection
+from src.data.db_connection import connect, database_path, db_connection
 from src.data.ledger_store import record_redemption, settle_position
 from src.trading.ledger.accounting import Side
 from src.trading.position_manager.portfolio import (
+    AccountCache,
+    AccountReader,
     account_state,
     open_positions,
     settled_tokens,
@@ -254,3 +256,83 @@ def test_account_state_of_a_fresh_ledger(db: Path) -> None:
         None,
         Decimal(100),
     )
+
+
+# -- the account, read once for many windows and kept while the ledger does not change ---
+
+
+def _ledger_with_money(now_ms: int) -> list[int | None]:
+    """Windows with held positions, resting buys, a partial fill and today's PnL."""
+    day = now_ms - now_ms % DAY_MS
+    w_lost = add_window("ETH", (day + 3_600_000) // 1000)
+    w_held = add_window("SOL", (now_ms - 60_000) // 1000)
+    w_other = add_window("XRP", (now_ms - 60_000) // 1000)
+    lost, held = f"tok-{w_lost}", f"tok-{w_held}"
+    trade(lost, price=500_000, window_id=w_lost, at_ms=day + 1000)
+    trade(lost, Side.SELL, 300_000, window_id=w_lost, at_ms=day + 2000)
+    trade(held, price=400_000, window_id=w_held, at_ms=now_ms - 5000)
+    place(held, price=300_000, size=10 * M, window_id=w_held)
+    partial = place(f"tok-{w_other}", price=500_000, size=10 * M, window_id=w_other)
+    fill(partial, price=500_000, size=6 * M, at_ms=now_ms - 4000)
+    place("tok-nowhere", price=100_000, size=10 * M)  # a resting buy outside any window
+    return [w_lost, w_held, w_other, None, 999_999]
+
+
+def test_one_reader_answers_like_account_state_for_every_window(db: Path) -> None:
+    now_ms = T0_MS + 5 * DAY_MS + 10 * 3_600_000
+    windows = _ledger_with_money(now_ms)
+    with db_connection() as cur:
+        reader = AccountReader(cur)
+        for at_ms in (now_ms, now_ms + DAY_MS, now_ms):  # another day: its own PnL
+            for w in windows:
+                assert reader.state(at_ms, w) == account_state(cur, at_ms, w)
+        assert reader.state(now_ms, windows[1]) is reader.state(now_ms, windows[1])
+
+
+def test_the_cache_rereads_the_account_once_the_ledger_changes(db: Path) -> None:
+    now_ms = T0_MS + 5 * DAY_MS + 10 * 3_600_000
+    windows = _ledger_with_money(now_ms)
+    cache = AccountCache()
+
+    def step() -> tuple[object, object]:
+        with db_connection() as cur:
+            reader = cache.reader(cur)
+            state = reader.state(now_ms, windows[1])
+            assert state == account_state(cur, now_ms, windows[1])
+            cache.keep(cur)
+        return reader, state
+
+    reader, state = step()
+    assert step() == (reader, state)  # nothing changed: the same reader, the same answer
+    place(f"tok-{windows[1]}", price=200_000, size=10 * M, window_id=windows[1])
+    changed, after = step()  # this connection wrote: read again
+    assert changed is not reader and after.window_exposure == state.window_exposure + 2
+    assert step()[0] is changed
+    with db_connection() as cur:  # a transaction that does not reach keep(): read again
+        cache.reader(cur)
+    assert step()[0] is not changed
+
+
+def test_the_cache_sees_another_connections_commit(db: Path) -> None:
+    now_ms = T0_MS + 5 * DAY_MS + 10 * 3_600_000
+    windows = _ledger_with_money(now_ms)
+    cache = AccountCache()
+
+    def step() -> object:
+        with db_connection() as cur:
+            reader = cache.reader(cur)
+            assert reader.state(now_ms, windows[1]) == account_state(
+                cur, now_ms, windows[1]
+            )
+            cache.keep(cur)
+        return reader
+
+    first = step()
+    assert step() is first
+    other = connect(database_path())  # another connection, as another thread has
+    other.execute(
+        "INSERT INTO cash_ledger (at_ms, kind, amount_micro) VALUES (?, 'deposit', ?)",
+        (now_ms, 5 * M),
+    )
+    other.close()
+    assert step() is not first
