@@ -11,11 +11,9 @@ import math
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
-from types import TracebackType
 
 from rich import box
 from rich.console import Console, Group, RenderableType
-from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -28,7 +26,7 @@ from src.bot.status import (
     PositionRow,
     RunSummary,
 )
-from src.utils.logger import log_error
+from src.utils.live_display import LiveDisplay
 from src.utils.money import MICRO, AmountError, format_micro, to_micro
 
 DASH = "—"
@@ -487,13 +485,8 @@ def render_summary(summary: RunSummary) -> RenderableType:
 # --- the live display ----------------------------------------------------------------------
 
 
-class LiveView:
-    """The dashboard redrawn in place while the bot runs.
-
-    ``status_fn`` is called from rich's refresh thread, so it must be safe to call from
-    another thread. A failing ``status_fn`` shows its error in a red panel: the display
-    must never take the bot down.
-    """
+class LiveView(LiveDisplay[BotStatus]):
+    """The dashboard redrawn in place while the bot runs (see :class:`LiveDisplay`)."""
 
     def __init__(
         self,
@@ -502,59 +495,6 @@ class LiveView:
         refresh_per_second: float = 4,
     ) -> None:
         """Wrap ``status_fn``; nothing is displayed until the view is entered."""
-        self._status_fn = status_fn
-        self._console = console
-        self._refresh_per_second = refresh_per_second
-        self._live: Live | None = None
-        self._last_error: str | None = None
-
-    def renderable(self) -> RenderableType:
-        """The dashboard for ``status_fn()`` now, or a red panel with its error."""
-        try:
-            status = self._status_fn()
-            rendered = render_status(status)
-        except Exception as exc:
-            text = f"{type(exc).__name__}: {exc}"
-            # Logged once per distinct error: the refresh thread would repeat it 4×/s.
-            if text != self._last_error:
-                self._last_error = text
-                log_error(f"❌ Live view: status unavailable: {text}")
-            return Panel(
-                Text(text, style="red"),
-                title="status unavailable",
-                title_align="left",
-                border_style="red",
-            )
-        self._last_error = None
-        return rendered
-
-    def refresh(self) -> None:
-        """Redraw now (when entered) instead of waiting for the next tick."""
-        if self._live is not None:
-            self._live.refresh()
-
-    def __enter__(self) -> LiveView:
-        """Start drawing."""
-        self._live = Live(
-            console=self._console,
-            get_renderable=self.renderable,
-            refresh_per_second=self._refresh_per_second,
-            # Off a terminal there is nothing to redraw in place: rich prints the final
-            # frame on exit, so a refresh thread would only call status_fn for nothing.
-            auto_refresh=self._console.is_terminal,
-            screen=False,
-            transient=False,
+        super().__init__(
+            status_fn, render_status, console, refresh_per_second=refresh_per_second
         )
-        self._live.start(refresh=True)
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Stop drawing; the last frame stays on screen."""
-        live, self._live = self._live, None
-        if live is not None:
-            live.stop()

@@ -36,6 +36,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from src.data.market_data.windows import SlugError, WindowRef, parse_slug
+from src.utils.file_errors import FileLineError
 
 REQUIRED_COLUMNS = (
     "slug",
@@ -53,15 +54,8 @@ OUTCOMES = {"up": "UP", "down": "DOWN"}
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-class QuotesFileError(ValueError):
+class QuotesFileError(FileLineError):
     """A recording that cannot be used as is: names the file, the line and the reason."""
-
-    def __init__(self, path: str | Path, line: int | None, reason: str) -> None:
-        self.path = str(path)
-        self.line = line
-        self.reason = reason
-        where = f"{self.path}:{line}" if line is not None else self.path
-        super().__init__(f"{where}: {reason}")
 
 
 class QuotesRepairWarning(UserWarning):

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from types import TracebackType
 
 from rich.console import Console, Group, RenderableType
-from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
 from src.recording.recorder import RecorderStatus, RecordSummary
-from src.utils.logger import log_error
+from src.utils.live_display import LiveDisplay
 
 DASH = "—"
 
@@ -102,50 +100,18 @@ def render_summary(summary: RecordSummary) -> RenderableType:
     return Group(head, table, *lines)
 
 
-class LiveStatus:
+class LiveStatus(LiveDisplay[RecorderStatus]):
     """The live table redrawn in place; a failing status shows its error, never stops
-    the recorder."""
+    the recorder (see :class:`LiveDisplay`)."""
 
     def __init__(
         self, status_fn: Callable[[], RecorderStatus], console: Console, fps: float = 2
     ) -> None:
-        self._status_fn = status_fn
-        self._console = console
-        self._fps = fps
-        self._live: Live | None = None
-        self._last_error: str | None = None
-
-    def renderable(self) -> RenderableType:
-        """The table now, or the error that prevented it."""
-        try:
-            rendered = render_status(self._status_fn())
-        except Exception as exc:
-            text = f"{type(exc).__name__}: {exc}"
-            if text != self._last_error:
-                self._last_error = text
-                log_error(f"❌ record live view: {text}")
-            return Text(text, style="red")
-        self._last_error = None
-        return rendered
-
-    def __enter__(self) -> LiveStatus:
-        """Start drawing."""
-        self._live = Live(
-            console=self._console,
-            get_renderable=self.renderable,
-            refresh_per_second=self._fps,
+        super().__init__(
+            status_fn,
+            render_status,
+            console,
+            refresh_per_second=fps,
+            label="record live view",
             transient=True,
         )
-        self._live.__enter__()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Stop drawing."""
-        if self._live is not None:
-            self._live.__exit__(exc_type, exc, tb)
-            self._live = None

@@ -39,13 +39,13 @@ from src.sim.calendar import MarketCalendar
 from src.sim.emulator.config import EmulatorConfig
 from src.sim.emulator.world import (
     DEFAULT_FEE_RATE,
+    FeedReference,
     IndexedLookups,
     ListedMarket,
     MarketIndex,
     MarketSource,
 )
 from src.sim.feeds.base import PriceFeed
-from src.sim.feeds.errors import FeedError
 from src.sim.venue import Outcome, SimVenue
 from src.sim.venue.types import BookLevel, OrderRequest, OrderType, Side
 from src.utils.clock import Clock, SimClock
@@ -220,6 +220,7 @@ class TapeMarketSource(IndexedLookups):
         self._listings = listings
         self._rules = rules
         self._depth = _shares(rules.depth_shares)
+        self._reference = FeedReference(feed)
         self._lock = venue.lock  # one lock order: books are read under the venue's lock
         self._index = MarketIndex()
         self._live: list[_Replay] = []
@@ -247,15 +248,7 @@ class TapeMarketSource(IndexedLookups):
         self, market: ListedMarket, now: float
     ) -> tuple[float | None, float | None]:
         """The feed's price at the window's start and end, once they have passed."""
-        strike = self._price(market.symbol, market.start) if now >= market.start else None
-        final = self._price(market.symbol, market.end) if now >= market.end else None
-        return strike, final
-
-    def _price(self, symbol: str, t: float) -> float | None:
-        try:
-            return self._feed.price_at(symbol, t)
-        except FeedError:
-            return None
+        return self._reference.prices(market, now)
 
     # -- time ------------------------------------------------------------------------------
 

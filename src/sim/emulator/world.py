@@ -250,6 +250,32 @@ class IndexedLookups:
         return self._index.by_slug(slug)
 
 
+class FeedReference:
+    """The feed's price at a window's start (the price to beat) and end, as the minimal
+    and the replayed worlds publish them; a time the feed cannot serve is None, warned
+    about once per symbol."""
+
+    def __init__(self, feed: PriceFeed) -> None:
+        self._feed = feed
+        self._warned: set[str] = set()
+
+    def prices(self, market: ListedMarket, now: float) -> tuple[float | None, float | None]:
+        """``(price to beat, final price)`` as known at ``now``."""
+        strike = self.price(market.symbol, market.start) if now >= market.start else None
+        final = self.price(market.symbol, market.end) if now >= market.end else None
+        return strike, final
+
+    def price(self, symbol: str, t: float) -> float | None:
+        """The feed's price at ``t`` (None outside its range)."""
+        try:
+            return self._feed.price_at(symbol, t)
+        except FeedError as exc:
+            if symbol not in self._warned:
+                self._warned.add(symbol)
+                log_warning(f"⚠️ [{symbol}] no price at {t:.0f}: {exc}")
+            return None
+
+
 class CalendarMarketSource(IndexedLookups):
     """The minimal world: the calendar's markets listed in the venue and resolved from the
     feed (``Up`` iff the price at the end ≥ the price at the start). Nobody quotes.
@@ -273,7 +299,7 @@ class CalendarMarketSource(IndexedLookups):
         self._index = MarketIndex()
         self._unresolved: dict[str, ListedMarket] = {}
         self._symbols = set(feed.symbols)
-        self._warned: set[str] = set()
+        self._reference = FeedReference(feed)
 
     @property
     def venue(self) -> SimVenue:
@@ -294,18 +320,7 @@ class CalendarMarketSource(IndexedLookups):
         self, market: ListedMarket, now: float
     ) -> tuple[float | None, float | None]:
         """The price to beat once the window has started, the final price once ended."""
-        strike = self._price(market.symbol, market.start) if now >= market.start else None
-        final = self._price(market.symbol, market.end) if now >= market.end else None
-        return strike, final
-
-    def _price(self, symbol: str, t: float) -> float | None:
-        try:
-            return self._feed.price_at(symbol, t)
-        except FeedError as exc:
-            if symbol not in self._warned:
-                self._warned.add(symbol)
-                log_warning(f"⚠️ [{symbol}] no price at {t:.0f}: {exc}")
-            return None
+        return self._reference.prices(market, now)
 
     def advance_to(self, t: float) -> None:
         """List the markets due by ``t``, resolve the ones due, settle pending trades."""
@@ -330,8 +345,8 @@ class CalendarMarketSource(IndexedLookups):
         self._unresolved[market.condition_id] = market
 
     def _resolve(self, market: ListedMarket) -> None:
-        start = self._price(market.symbol, market.start)
-        end = self._price(market.symbol, market.end)
+        start = self._reference.price(market.symbol, market.start)
+        end = self._reference.price(market.symbol, market.end)
         if start is None or end is None:
             return  # outside the feed: the market stays closed, never resolved
         winner = Outcome.UP if resolve_outcome(start, end) == "UP" else Outcome.DOWN

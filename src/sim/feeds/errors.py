@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from src.utils.file_errors import FileLineError
 
 
 class FeedError(Exception):
     """Base class of every price-feed error."""
 
 
-class KlineFileError(FeedError, ValueError):
+class KlineFileError(FeedError, FileLineError):
     """A kline file that cannot be used as is: names the file, the line and the reason."""
-
-    def __init__(self, path: str | Path, line: int | None, reason: str) -> None:
-        self.path = str(path)
-        self.line = line
-        self.reason = reason
-        where = f"{self.path}:{line}" if line is not None else self.path
-        super().__init__(f"{where}: {reason}")
 
 
 class KlineRepairWarning(UserWarning):
