@@ -1,6 +1,7 @@
 """``polyflup record`` as a real process against the emulator on 127.0.0.1 (its market
 model, websockets, Gamma and Binance, on a clock ×60): a whole window recorded through its
-resolution and read back with the recordings' reader; then stopped (SIGTERM), killed
+resolution, read back with the recordings' reader and replayed in ``backtest --quotes``;
+then stopped (SIGTERM), killed
 (SIGKILL) and restarted mid-window without a duplicate row, the outcome filled in.
 
 Nothing sleeps for a fixed time: the tests wait on the files and the processes.
@@ -13,6 +14,7 @@ import io
 import itertools
 import os
 import signal
+import sqlite3
 import statistics
 import subprocess
 import warnings
@@ -22,11 +24,15 @@ from pathlib import Path
 
 import pytest
 
+from src.backtest.runner import BacktestSpec, run_backtest
+from src.config.settings import load_settings
 from src.data.market_data.polymarket import GammaClient
 from src.data.market_data.windows import WINDOW_SECONDS
 from src.data.quotes import RecordedWindow, load_recordings
 from src.sim.emulator.server import EmulatorHandle
+from src.sim.feeds.binance_csv import write_klines_csv
 from src.sim.feeds.generator import DEFAULT_START_MS
+from src.sim.feeds.table import KlineTable
 from tests.integration.emulator.conftest import start_emulator
 from tests.support.processes import POLYFLUP
 from tests.support.waiting import wait_until
@@ -190,6 +196,36 @@ def test_records_a_whole_window_through_its_resolution(
     total = sum(len(w.rows) for w in windows)
     assert f"Recording stopped (windows): {total:,} rows" in result.stdout
     assert "from the websocket" in result.stdout
+    replay_in_a_backtest(emu, tmp_path, files, windows)
+
+
+def replay_in_a_backtest(
+    emu: EmulatorHandle, tmp_path: Path, files: list[Path], windows: list[RecordedWindow]
+) -> None:
+    """The recording, with the emulator's own klines, replays in ``backtest --quotes``:
+    every recorded window is listed and resolves to its recorded outcome."""
+    feed = emu.context.feed
+    klines = []
+    last_end = max(w.window_start for w in windows) + WINDOW_SECONDS
+    for coin in COINS:
+        path = tmp_path / f"{coin}USDT-1m-emulator.csv"
+        first_ms = feed.time_range()[0]
+        candles = feed.klines(f"{coin}USDT", first_ms, (last_end + 600) * 1000)
+        write_klines_csv(path, KlineTable.from_klines(candles))
+        klines.append(str(path))
+    settings = load_settings(environ={}, env_file=None, profile="aggressive")
+    spec = BacktestSpec(
+        seed=11, coins=COINS, data_files=tuple(klines), quote_files=tuple(map(str, files))
+    )
+    run = run_backtest(spec, settings, tmp_path / "replay.db")
+    assert run.windows == len(windows)
+    with sqlite3.connect(run.db_path) as conn:
+        replayed = dict(
+            conn.execute("SELECT slug, outcome FROM windows WHERE outcome IS NOT NULL")
+        )
+        decisions = conn.execute("SELECT COUNT(*) FROM decisions").fetchone()[0]
+    assert replayed == {w.slug: w.outcome for w in windows}
+    assert decisions > 0
 
 
 def test_stopped_killed_and_restarted_mid_window(
