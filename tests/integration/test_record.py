@@ -1,8 +1,8 @@
 """``polyflup record`` as a real process against the emulator on 127.0.0.1 (its market
 model, websockets, Gamma and Binance, on a clock ×60): a whole window recorded through its
 resolution, read back with the recordings' reader and replayed in ``backtest --quotes``;
-then stopped (SIGTERM), killed
-(SIGKILL) and restarted mid-window without a duplicate row, the outcome filled in.
+then stopped (SIGTERM), killed (SIGKILL) and restarted mid-window without a duplicate row,
+the outcome filled in.
 
 Nothing sleeps for a fixed time: the tests wait on the files and the processes.
 """
