@@ -8,6 +8,15 @@ to the market channel; ``order`` and ``trade`` events to the user channel; and t
 notifications (``/notifications``). Each connection has its own bounded send queue, so a
 slow client never stalls the pump (it is disconnected instead).
 
+Like the venue (reference §6.1), a market-channel subscription starts with a ``book``
+snapshot and continues with ``price_change`` deltas. The deltas are taken, per connection,
+against what *that* connection was last sent for the token (its snapshot plus every delta
+since), never against a state shared by all clients: a token's book keeps changing while
+nobody follows it, and a shared "last published" state would then miss the levels that
+changed in the gap for whoever subscribes next (a level added while unwatched and removed
+later was never removed from that client's book). So applying a connection's messages in
+order always rebuilds ``GET /book``, whatever the subscribes, unsubscribes and reconnects.
+
 The same hub relays the world's ticks (:meth:`WsHub.tick`): the Binance kline streams push
 on them, and the ``ws:drop=…`` fault closes connections on them.
 """
@@ -18,7 +27,7 @@ import asyncio
 import contextlib
 import hmac
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +74,11 @@ class Connection:
     )
     assets: set[str] = field(default_factory=set)
     custom: bool = False
+    sent_levels: dict[str, views.Levels] = field(default_factory=dict)
+    """Per followed token, the levels this connection's messages add up to (its last
+    ``book`` plus the ``price_change`` deltas since); its next delta is taken from them."""
+    sent_best: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
+    """Per followed token, the best bid/ask this connection last learned."""
     address: str = ""
     api_key: str = ""
     markets: set[str] = field(default_factory=set)
@@ -104,8 +118,6 @@ class WsHub:
         self._unsubscribe = None
         self._pump_task: asyncio.Task[None] | None = None
         self.connections: set[Connection] = set()
-        self._published: dict[str, views.Levels] = {}
-        self._best: dict[str, tuple[int | None, int | None]] = {}
         self._ticks: dict[str, int] = {}
 
     # -- lifecycle (on the loop) ------------------------------------------------------------
@@ -185,14 +197,19 @@ class WsHub:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            batch: list[VenueEvent] = []
-            while self._pending:
-                batch.append(self._pending.popleft())
-            if batch:
-                try:
-                    self._dispatch(batch)
-                except Exception as exc:  # one bad event must not stop every socket
-                    log_warning(f"⚠️ websocket pump: {exc!r}")
+            self.flush()
+
+    def flush(self) -> None:
+        """Fan out every venue event queued so far, as one batch (the pump's step; call
+        it on the loop, or where no loop runs)."""
+        batch: list[VenueEvent] = []
+        while self._pending:
+            batch.append(self._pending.popleft())
+        if batch:
+            try:
+                self._dispatch(batch)
+            except Exception as exc:  # one bad event must not stop every socket
+                log_warning(f"⚠️ websocket pump: {exc!r}")
 
     def _dispatch(self, batch: list[VenueEvent]) -> None:
         ctx = self._ctx
@@ -220,6 +237,9 @@ class WsHub:
     # -- market channel ---------------------------------------------------------------------
 
     def _book_changed(self, token_id: str, traded: bool, conns: list[Connection]) -> None:
+        """Bring every subscriber of ``token_id`` up to its current book: a ``book`` after
+        a trade (or for a subscriber that never got one), otherwise the ``price_change``
+        from what that connection was last sent; then ``best_bid_ask`` if its top moved."""
         subscribers = [c for c in conns if token_id in c.assets]
         if not subscribers:
             return
@@ -228,23 +248,31 @@ class WsHub:
         except UnknownMarketError:
             return
         levels = views.levels_of(book)
-        changes = views.level_changes(self._published.get(token_id, {}), levels)
-        self._published[token_id] = levels
-        if traded:
-            message = views.book_message(book)
-            for conn in subscribers:
-                conn.send(message)
-        elif changes:
-            message = views.price_change_message(book, changes)
-            for conn in subscribers:
-                conn.send(message)
         best = (book.best_bid, book.best_ask)
-        if best != self._best.get(token_id):
-            self._best[token_id] = best
-            message = views.best_bid_ask_message(book)
-            for conn in subscribers:
-                if conn.custom:
+        full: dict[str, Any] | None = None
+        # Connections told the same thing share one levels object: one diff per group.
+        groups: dict[int, tuple[views.Levels | None, list[Connection]]] = {}
+        for conn in subscribers:
+            seen = None if traded else conn.sent_levels.get(token_id)
+            groups.setdefault(id(seen), (seen, []))[1].append(conn)
+        for seen, members in groups.values():
+            if seen is None:
+                full = full or views.book_message(book)
+                message: dict[str, Any] | None = full
+            else:
+                changes = views.level_changes(seen, levels)
+                message = views.price_change_message(book, changes) if changes else None
+            for conn in members:
+                if message is not None:
                     conn.send(message)
+                conn.sent_levels[token_id] = levels
+        top: dict[str, Any] | None = None
+        for conn in subscribers:
+            if conn.sent_best.get(token_id) != best:
+                conn.sent_best[token_id] = best
+                if conn.custom:
+                    top = top or views.best_bid_ask_message(book)
+                    conn.send(top)
 
     def _tick_size_event(self, event: VenueEvent, conns: list[Connection]) -> None:
         new = int(event.detail or 0)
@@ -392,18 +420,31 @@ class WsHub:
             except (ConnectionError, RuntimeError):
                 return
 
-    def initial_books(self, assets: Iterable[str]) -> list[dict[str, Any]]:
-        """The ``book`` dump for newly subscribed assets (unknown ones are left out)."""
+    def subscribe_market(self, conn: Connection, assets: list[str], dump: bool) -> None:
+        """Follow ``assets`` on a market connection. The new ones start from the current
+        book: sent as the ``book`` dump (unknown or resolved tokens are left out, as the
+        venue does), or, with ``initial_dump`` off, only taken as the base of the deltas."""
+        new = [a for a in dict.fromkeys(assets) if a not in conn.assets]
+        conn.assets.update(assets)
         books = []
-        for token_id in assets:
+        for token_id in new:
             try:
                 snapshot = self._ctx.books.snapshot(token_id)
             except Exception:  # unknown or resolved token: the venue sends nothing for it
                 continue
-            self._published.setdefault(token_id, views.levels_of(snapshot))
-            self._best.setdefault(token_id, (snapshot.best_bid, snapshot.best_ask))
+            conn.sent_levels[token_id] = views.levels_of(snapshot)
+            conn.sent_best[token_id] = (snapshot.best_bid, snapshot.best_ask)
             books.append(views.book_message(snapshot))
-        return books
+        if dump:
+            conn.send(books)
+
+    @staticmethod
+    def unsubscribe_market(conn: Connection, assets: list[str]) -> None:
+        """Stop following ``assets``; a later subscribe starts again from a snapshot."""
+        for token_id in assets:
+            conn.assets.discard(token_id)
+            conn.sent_levels.pop(token_id, None)
+            conn.sent_best.pop(token_id, None)
 
 
 def _wants(conn: Connection, market: str) -> bool:
@@ -509,14 +550,11 @@ async def market_channel(request: web.Request) -> web.WebSocketResponse:
         assets = _strings(payload.get("assets_ids"))
         operation = payload.get("operation")
         if operation == "unsubscribe":
-            conn.assets.difference_update(assets)
+            hub.unsubscribe_market(conn, assets)
             return
         if "custom_feature_enabled" in payload:
             conn.custom = bool(payload.get("custom_feature_enabled"))
-        new = [a for a in assets if a not in conn.assets]
-        conn.assets.update(assets)
-        if payload.get("initial_dump", True) is not False:
-            conn.send(hub.initial_books(new))
+        hub.subscribe_market(conn, assets, payload.get("initial_dump", True) is not False)
 
     await hub.serve(conn, on_text)
     return ws
