@@ -106,7 +106,12 @@ class Bot:
             self.placer.submit,
         )
         self.poller = MarketPoller(
-            self.board, self.directory, adapters.venue, adapters.binance, self.clock
+            self.board,
+            self.directory,
+            adapters.venue,
+            adapters.binance,
+            self.clock,
+            reference=adapters.reference,
         )
         self.monitor = PositionMonitor(
             adapters.venue,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from src.data.market_data.binance import KlineSnapshot
+from src.data.market_data.chainlink import ReferenceQuote
 from src.data.market_data.polymarket import MarketInfo, OrderBook
 from src.data.market_data.windows import WindowRef
 from src.trading.logic import Decision
@@ -35,6 +36,7 @@ class CoinFeed:
     polled_at: float  # Clock time
     tick_perf: float  # perf_counter when the data arrived (tick-to-order latency)
     sequence: int
+    reference: ReferenceQuote | None = None  # Chainlink (CHAINLINK_REFERENCE=on, live)
 
 
 @dataclass

@@ -2,9 +2,10 @@
 
 One step per poll interval: discover the current and next window of every coin (Gamma, in
 the background), read every current Up book in **one** batched request, refresh each coin's
-klines incrementally, and publish the result on the :class:`MarketBoard`. A failed book read
-publishes no book (the strategy passes on it); failed klines keep the cached ones, which
-the strategy refuses by itself once they are stale.
+klines incrementally, and publish the result on the :class:`MarketBoard` — with the
+Chainlink reference when one is given (``CHAINLINK_REFERENCE=on``, live and sim only). A
+failed book read publishes no book (the strategy passes on it); failed klines keep the
+cached ones, which the strategy refuses by itself once they are stale.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from src.bot.market_board import CoinFeed, MarketBoard
 from src.data.db_connection import db_connection
 from src.data.market_data.binance import BinanceMarketData
+from src.data.market_data.chainlink import ReferenceSource
 from src.data.market_data.polymarket import MarketDirectory, MarketInfo, OrderBook
 from src.data.market_data.windows import current_window
 from src.data.windows_store import set_window_strike, upsert_window
@@ -34,6 +36,7 @@ class MarketPoller:
         binance: BinanceMarketData,
         clock: Clock,
         on_update: Callable[[], None] = lambda: None,
+        reference: ReferenceSource | None = None,
     ) -> None:
         self.board = board
         self.directory = directory
@@ -41,6 +44,7 @@ class MarketPoller:
         self.binance = binance
         self.clock = clock
         self.on_update = on_update
+        self.reference = reference
         self._window_ids: dict[str, int] = {}
         self._strikes: dict[str, float] = {}
         self._strike_saved: set[str] = set()
@@ -69,6 +73,9 @@ class MarketPoller:
             window_id = None
             if market is not None:
                 window_id = self._window_id(market, strike, now_ms)
+            reference = None
+            if self.reference is not None:
+                reference = self.reference.quote(coin, window.start)
             self.board.publish(
                 CoinFeed(
                     window=window,
@@ -81,6 +88,7 @@ class MarketPoller:
                     polled_at=self.clock.now(),
                     tick_perf=tick_perf,
                     sequence=self.board.next_sequence(),
+                    reference=reference,
                 )
             )
         self.on_update()

@@ -218,6 +218,7 @@ class SignalGenerator:
         now = self.clock.now()
         market = feed.market
         state = self._fold(coin, feed)
+        reference = feed.reference
         snapshot = MarketSnapshot(
             window=feed.window,
             now=now,
@@ -228,6 +229,9 @@ class SignalGenerator:
             mid_history=self.board.mids(coin),
             spot=feed.spot,
             indicators=state.snapshot() if state.bars else None,
+            reference_spot=None if reference is None else reference.spot,
+            reference_strike=None if reference is None else reference.strike,
+            reference_time=None if reference is None else reference.spot_time,
         )
         account = accounts.state(int(now * 1000), feed.window_id)
         decision = decide(snapshot, account, self.params)

@@ -10,6 +10,10 @@
 * ``live`` — Polymarket (or an emulator the URLs point at), the configured key; the clock
   is the system's, or the venue's ``/time`` run at ``--speed`` for rehearsals.
 * ``paper`` — live market data, fills simulated against the live book.
+
+``live`` and ``sim`` (not lockstep) also read the Chainlink reference from the real-time
+data socket when ``CHAINLINK_REFERENCE=on`` (the emulator serves it too); ``paper``, the
+lockstep sim and backtests never do.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from eth_account import Account
 from src.config.modes import Mode
 from src.config.settings import Settings, option_by_name
 from src.data.market_data.binance import BinanceMarketData, make_client
+from src.data.market_data.chainlink import ChainlinkStream, ReferenceSource
 from src.data.market_data.polymarket import GammaClient
 from src.trading.state import RecentFills, recent_fills
 from src.trading.venue.clob import ClobVenue, Heartbeats
@@ -59,6 +64,8 @@ class Adapters:
     recent: RecentFills = field(default_factory=lambda: recent_fills)
     # lockstep sim: moves the world (and its manual clock) to a time, returns the time
     world_step: Callable[[float], float] | None = None
+    # the Chainlink reference (CHAINLINK_REFERENCE=on; live and sim only)
+    reference: ReferenceSource | None = None
 
     def close(self) -> None:
         """Stop the streams and, in sim, the emulator."""
@@ -198,6 +205,11 @@ def _connect(
     streams: list[object] = [watchdog, stream]
     if settings.open_orders_on_exit == "cancel" and (speed or 1.0) <= MAX_HEARTBEAT_SPEED:
         streams.append(HeartbeatLoop(Heartbeats(venue.client), clock))
+    reference = None
+    if settings.chainlink_reference == "on":
+        reference = ChainlinkStream(settings.rtds_ws_url, settings.markets, clock)
+        streams.append(reference)
+        log(f"🔗 Chainlink reference from {settings.rtds_ws_url}")
     return Adapters(
         mode=mode,
         settings=settings,
@@ -208,4 +220,5 @@ def _connect(
         speed=speed,
         streams=streams,
         watchdog=watchdog,
+        reference=reference,
     )

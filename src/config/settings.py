@@ -136,6 +136,16 @@ class Settings:
             profile=False,
         ),
     )
+    rtds_ws_url: str = field(
+        default="wss://ws-live-data.polymarket.com",
+        metadata=opt(
+            "RTDS_WS_URL",
+            "Endpoints",
+            "Polymarket real-time data socket (Chainlink prices, CHAINLINK_REFERENCE).",
+            kind="ws_url",
+            profile=False,
+        ),
+    )
     binance_api_url: str = field(
         default="https://api.binance.com/api",
         metadata=opt(
@@ -515,6 +525,30 @@ class Settings:
             "maker (post-only), taker, or auto (taker only when the edge pays the fee).",
             choices=("auto", "maker", "taker"),
             lower=True,
+        ),
+    )
+    chainlink_reference: str = field(
+        default="off",
+        metadata=opt(
+            "CHAINLINK_REFERENCE",
+            "Decision",
+            "on: in live and sim, read Chainlink prices from RTDS_WS_URL and, near the "
+            "strike, value the window on them (never in backtests).",
+            choices=("off", "on"),
+            lower=True,
+            profile=False,
+        ),
+    )
+    chainlink_max_age_sec: float = field(
+        default=10.0,
+        metadata=opt(
+            "CHAINLINK_MAX_AGE_SEC",
+            "Decision",
+            "A Chainlink price older than this many seconds is not used.",
+            kind="float",
+            low=0.0,
+            high=300.0,
+            low_open=True,
         ),
     )
 

@@ -139,6 +139,10 @@ class DecisionInputs:
     day_start_equity: Decimal | None
     method: str
     params_digest: str
+    # The Chainlink reference offered to the decision (live only; None in backtests).
+    reference_spot: float | None = None
+    reference_strike: float | None = None
+    reference_time: float | None = None
 
     @property
     def up_mid(self) -> Decimal | None:
@@ -237,7 +241,17 @@ class Decision:
         """Everything stored in ``inputs_json``. ``placeholders``: NaN for the indicators
         and the validation — a value nothing else in the payload can have (every float is
         stored finite or None), so its mark in the text is unambiguous."""
-        payload = _slots_payload(self.inputs, DecisionInputs.__slots__)
+        inputs = self.inputs
+        payload = _slots_payload(inputs, _PLAIN_INPUTS)
+        if any(v is not None for v in _reference_of(inputs)):
+            # only when offered: without it the stored inputs are what they always were
+            a = self.analysis
+            payload["reference"] = {
+                "spot": inputs.reference_spot,
+                "strike": inputs.reference_strike,
+                "time": inputs.reference_time,
+                "used": a is not None and a.reference_used,
+            }
         payload.update(
             detail=self.detail,
             order_style=self.order_style.value,
@@ -275,6 +289,10 @@ class Decision:
             payload["spot_used"] = _num(a.spot)
         return payload
 
+
+_REFERENCE_INPUTS = ("reference_spot", "reference_strike", "reference_time")
+_PLAIN_INPUTS = tuple(s for s in DecisionInputs.__slots__ if s not in _REFERENCE_INPUTS)
+_reference_of = operator.attrgetter(*_REFERENCE_INPUTS)
 
 # What json.dumps(..., sort_keys=True) builds on every call, built once (same text).
 _JSON = json.JSONEncoder(sort_keys=True)
@@ -778,6 +796,9 @@ def _inputs(
         day_start_equity=_dec_or_none(getattr(account, "day_start_equity", None)),
         method=params.confidence_method,
         params_digest=params.digest(),
+        reference_spot=_float_or_none(getattr(snapshot, "reference_spot", None)),
+        reference_strike=_float_or_none(getattr(snapshot, "reference_strike", None)),
+        reference_time=_float_or_none(getattr(snapshot, "reference_time", None)),
     )
 
 

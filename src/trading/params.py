@@ -166,6 +166,25 @@ class StrategyParams:
     min_sigma_bp: float = _p(
         0.5, "Floor on the 1-minute volatility, in bp.", 0.0, 100.0, low_open=True
     )
+    chainlink_basis_bp: float = _p(
+        0.3,
+        "Std of the Chainlink reference's own noise when it gives spot and strike, in bp.",
+        0.0,
+        50.0,
+    )
+    chainlink_band_bp: float = _p(
+        5.0,
+        "Binance distance from the strike within which the Chainlink reference is used, bp.",
+        0.0,
+        10000.0,
+    )
+    chainlink_max_age_sec: float = _p(
+        10.0,
+        "A Chainlink reference price older than this is not used.",
+        0.0,
+        300.0,
+        low_open=True,
+    )
 
     # --- Confidence ------------------------------------------------------------------------
     confidence_method: str = _p(

@@ -38,6 +38,7 @@ _FINEST_TICK = min(TICK_SIZES)
 # Validation depends only on the closed klines and σ, which change once a minute: it is
 # remembered per klines tuple (the same answers, see ValidationMemo).
 _VALIDATIONS = ValidationMemo()
+_BP = 1e-4
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,12 @@ class MarketSnapshot:
     :class:`~src.data.market_data.indicators.IndicatorState` fed with the same klines.
     ``spot`` is the latest Binance price (defaults to the last close). ``fee_rate`` is the
     market's taker fee rate (``feeSchedule.rate``).
+
+    ``reference_spot`` (observed at ``reference_time``, Unix seconds) and
+    ``reference_strike`` are the settlement's own reference — Chainlink's latest price and
+    its value at the window start — when the live bot reads it (``CHAINLINK_REFERENCE``);
+    backtests never set them. Near the strike the fair value uses them instead of
+    Binance (:func:`reference_pair`).
     """
 
     window: WindowRef
@@ -101,6 +108,9 @@ class MarketSnapshot:
     mid_history: tuple[PricePoint, ...] = ()
     spot: float | None = None
     indicators: Indicators | None = None
+    reference_spot: float | None = None
+    reference_strike: float | None = None
+    reference_time: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +134,7 @@ class Analysis:
     additive: ConfidenceResult
     bayesian: ConfidenceResult
     method: str
+    reference_used: bool = False  # the fair value came from the Chainlink reference
 
     @property
     def selected(self) -> ConfidenceResult:
@@ -161,7 +172,19 @@ def analyze(snapshot: MarketSnapshot, params: StrategyParams) -> Analysis | Inpu
         return InputProblem(Reason.INVALID_INPUT, f"spot {spot!r}")
 
     time_left = snapshot.window.time_left(snapshot.now)
-    fair = fair_value(spot, snapshot.strike, ind.sigma_1m, time_left, params)
+    reference = reference_pair(snapshot, spot, params)
+    if reference is None:
+        fair = fair_value(spot, snapshot.strike, ind.sigma_1m, time_left, params)
+    else:
+        ref_spot, ref_strike = reference
+        fair = fair_value(
+            ref_spot,
+            ref_strike,
+            ind.sigma_1m,
+            time_left,
+            params,
+            basis_bp=params.chainlink_basis_bp,
+        )
     sigma = fair.sigma_1m
     mid = snapshot.book.mid
     history = [(p.t, p.price) for p in snapshot.mid_history if isinstance(p, PricePoint)]
@@ -188,7 +211,32 @@ def analyze(snapshot: MarketSnapshot, params: StrategyParams) -> Analysis | Inpu
         additive=apply_safety(additive, signals, validation, params),
         bayesian=apply_safety(bayesian, signals, validation, params),
         method=params.confidence_method,
+        reference_used=reference is not None,
     )
+
+
+def reference_pair(
+    snapshot: MarketSnapshot, spot: float, params: StrategyParams
+) -> tuple[float, float] | None:
+    """``(Chainlink spot, Chainlink strike)`` when the fair value should use them: both
+    given, positive and finite, the spot at most ``chainlink_max_age_sec`` from ``now``
+    (either way: a clock ahead of ours is as suspect as an old price), and Binance within
+    ``chainlink_band_bp`` of its own strike — near the strike, where Binance cannot tell
+    the outcome. Otherwise None: the Binance path, unchanged."""
+    ref_spot, ref_strike = snapshot.reference_spot, snapshot.reference_strike
+    if ref_spot is None or ref_strike is None:
+        return None
+    if not (_positive(ref_spot) and _positive(ref_strike)):
+        return None
+    at = snapshot.reference_time
+    if not _finite(at):
+        return None
+    if abs(snapshot.now - at) > params.chainlink_max_age_sec:  # type: ignore[operator]
+        return None
+    distance = abs(math.log(spot) - math.log(snapshot.strike))
+    if distance > params.chainlink_band_bp * _BP:
+        return None
+    return float(ref_spot), float(ref_strike)
 
 
 def check_book(book: BookTop, now: float, params: StrategyParams) -> InputProblem | None:

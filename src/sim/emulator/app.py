@@ -8,6 +8,7 @@ Layout (``docs/SIMULATOR.md``, "Emulator")::
     /ws/market, /ws/user   CLOB websockets
     /binance/api/…         Binance spot REST      /binance/fapi/…   futures REST
     /binance/ws/<stream>   Binance raw streams    /binance/stream   combined streams
+    /rtds                  real-time data socket (Chainlink reference prices)
     /admin/…               admin (loopback only)
 """
 
@@ -21,6 +22,7 @@ from src.sim.emulator import (
     clob_routes,
     data_api,
     gamma,
+    rtds,
     trading_routes,
 )
 from src.sim.emulator.context import EmulatorContext
@@ -43,6 +45,7 @@ def all_routes() -> list[Route]:
         Route("GET", "/ws/market", market_channel, "ws-market", "ws-market"),
         Route("GET", "/ws/user", user_channel, "ws-user", "ws-user"),
         *binance_routes.ws_routes(),
+        *rtds.ws_routes(),
     ]
 
 

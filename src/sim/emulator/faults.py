@@ -7,7 +7,7 @@ Spec (``--faults``, ``PUT /admin/faults``) — comma-separated rules, spaces ign
     TARGET   := a route name (book, order, orders, cancel, data-orders, …)
               | a group: clob, gamma, data, binance
               | all                                    (every HTTP route but admin)
-              | ws (every websocket), ws-market, ws-user, binance-ws
+              | ws (every websocket), ws-market, ws-user, binance-ws, rtds
               | engine                                 (the matching engine)
     DURATION := NUMBER ("ms" | "s" | "m")
     P        := a probability in [0, 1]
@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 GROUPS = ("all", "clob", "gamma", "data", "binance")
-WS_TARGETS = ("ws", "ws-market", "ws-user", "binance-ws")
+WS_TARGETS = ("ws", "ws-market", "ws-user", "binance-ws", "rtds")
 ENGINE = "engine"
 
 DEFAULT_RETRY_AFTER_S = 1.0

@@ -250,6 +250,10 @@ class TapeMarketSource(IndexedLookups):
         """The feed's price at the window's start and end, once they have passed."""
         return self._reference.prices(market, now)
 
+    def reference_basis(self, market: ListedMarket) -> tuple[float, float]:
+        """No basis: the strike and final price published are the feed's."""
+        return 0.0, 0.0
+
     # -- time ------------------------------------------------------------------------------
 
     def advance_to(self, t: float) -> None:

@@ -76,6 +76,7 @@ class EmulatorUrls:
             "POLYMARKET_GAMMA_URL": f"{self.base}/gamma",
             "POLYMARKET_DATA_URL": f"{self.base}/data-api",
             "POLYMARKET_WS_URL": f"{self.ws_base}/ws",
+            "RTDS_WS_URL": f"{self.ws_base}/rtds",
             "BINANCE_API_URL": f"{self.base}/binance/api",
             "BINANCE_FUTURES_URL": f"{self.base}/binance/fapi",
             "BINANCE_WS_URL": f"{self.ws_base}/binance/",

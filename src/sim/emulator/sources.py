@@ -68,6 +68,11 @@ class ModelMarketSource(IndexedLookups):
             return None, None
         return state.strike, state.end_price
 
+    def reference_basis(self, market: ListedMarket) -> tuple[float, float]:
+        """The driver's basis draws of the market (``(0, 0)`` once it is resolved)."""
+        basis = self._exchange.reference_basis(market.condition_id)
+        return (0.0, 0.0) if basis is None else basis
+
     def advance_to(self, t: float) -> None:
         """Run the model to ``t``, then index what it listed.
 

@@ -152,6 +152,12 @@ class MarketSource(Protocol):
         """``(price to beat, final price)`` as published at ``now`` (None: not yet)."""
         ...
 
+    def reference_basis(self, market: ListedMarket) -> tuple[float, float]:
+        """The log basis between the reference and the feed at the window's start and at
+        its end (``(0, 0)`` where the reference is the feed) — the emulator's Chainlink
+        stream (``/rtds``) runs between them."""
+        ...
+
     def advance_to(self, t: float) -> None:
         """Bring the world to time ``t``: list, quote, trade, close and resolve. A manual
         clock behind ``t`` is moved to ``t`` (the world moves its own clock)."""
@@ -321,6 +327,10 @@ class CalendarMarketSource(IndexedLookups):
     ) -> tuple[float | None, float | None]:
         """The price to beat once the window has started, the final price once ended."""
         return self._reference.prices(market, now)
+
+    def reference_basis(self, market: ListedMarket) -> tuple[float, float]:
+        """No basis: this world resolves on the feed itself."""
+        return 0.0, 0.0
 
     def advance_to(self, t: float) -> None:
         """List the markets due by ``t``, resolve the ones due, settle pending trades."""

@@ -285,6 +285,13 @@ class SimExchange:
             now = self._time if self._time is not None else self._clock.now()
             return self._true_fair(run, now)
 
+    def reference_basis(self, condition_id: str) -> tuple[float, float] | None:
+        """The log basis of the market's reference at its start and at its end — the draws
+        behind the strike and the end price (None once resolved, or never listed)."""
+        with self._lock:
+            run = self._runs.get(condition_id)
+            return None if run is None else (run.basis_start, run.basis_end)
+
     def stats(self) -> ModelStats:
         """Counters since the driver was built."""
         with self._lock:

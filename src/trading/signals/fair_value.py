@@ -10,7 +10,8 @@ variance), and b the standard deviation of the basis between Binance — where S
 from — and the Chainlink reference the market settles on. The basis term is what pulls the
 probability to ½ within about a basis point of the strike near the end: there, Binance cannot
 tell the outcome (``../shared/data/README.md``: every Binance/Chainlink disagreement in 265
-windows was a move under 1 bp).
+windows was a move under 1 bp). When S and K are both Chainlink's own (the live reference,
+``docs/STRATEGY.md`` §4), b is only that reference's noise (``chainlink_basis_bp``).
 """
 
 from __future__ import annotations
@@ -54,9 +55,18 @@ def effective_minutes(time_left_s: float, twap_s: float) -> float:
 
 
 def fair_value(
-    spot: float, strike: float, sigma_1m: float, time_left_s: float, params: StrategyParams
+    spot: float,
+    strike: float,
+    sigma_1m: float,
+    time_left_s: float,
+    params: StrategyParams,
+    basis_bp: float | None = None,
 ) -> FairValue:
-    """P(end ≥ strike) for positive finite ``spot`` and ``strike`` (ties resolve Up)."""
+    """P(end ≥ strike) for positive finite ``spot`` and ``strike`` (ties resolve Up).
+
+    ``basis_bp`` replaces ``params.basis_bp`` — the smaller noise left when spot and
+    strike are both read from the settlement's own reference (Chainlink).
+    """
     if not (math.isfinite(spot) and math.isfinite(strike) and spot > 0 and strike > 0):
         raise ValueError(
             f"spot and strike must be positive and finite: {spot!r}, {strike!r}"
@@ -64,7 +74,7 @@ def fair_value(
     floor = params.min_sigma_bp * _BP
     sigma = sigma_1m if math.isfinite(sigma_1m) and sigma_1m > floor else floor
     tau_eff = effective_minutes(time_left_s, params.settlement_twap_s)
-    basis = params.basis_bp * _BP
+    basis = (params.basis_bp if basis_bp is None else basis_bp) * _BP
     total = math.sqrt(sigma * sigma * tau_eff + basis * basis)
     d = math.log(spot) - math.log(strike)
     if total <= 0.0:

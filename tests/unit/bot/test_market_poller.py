@@ -14,6 +14,7 @@ from src.bot.market_board import MarketBoard
 from src.bot.market_poller import MarketPoller
 from src.data.db_connection import db_connection
 from src.data.market_data.binance import KlineSnapshot
+from src.data.market_data.chainlink import ReferenceQuote
 from src.data.market_data.polymarket import BookLevel, MarketInfo, OrderBook
 from src.data.market_data.windows import WindowRef
 from src.trading.venue.port import VenueUnavailableError
@@ -268,3 +269,26 @@ def test_a_new_window_gets_its_own_row_and_strike(env: dict) -> None:
     # a strike known at first sight is written with the row: one write per window
     assert writes.upserts.count(f"btc-updown-15m-{T0}") == 1
     assert writes.upserts.count(f"btc-updown-15m-{T0 + 900}") == 1
+
+
+class Reference:
+    """``quote`` of a Chainlink reference: BTC only, recording what was asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, int]] = []
+
+    def quote(self, coin: str, window_start: int) -> ReferenceQuote | None:
+        self.asked.append((coin, window_start))
+        return ReferenceQuote(87_000.0, T0 + 29, 86_990.0) if coin == "BTC" else None
+
+
+def test_the_chainlink_reference_is_published_with_each_feed(env: dict) -> None:
+    env["poller"].step()
+    assert all(env["board"].feed(c).reference is None for c in COINS)  # type: ignore[union-attr]
+    reference = Reference()
+    env["poller"].reference = reference
+    env["poller"].step()
+    assert reference.asked == [(c, T0) for c in COINS]
+    btc = env["board"].feed("BTC")
+    assert btc is not None and btc.reference == ReferenceQuote(87_000.0, T0 + 29, 86_990.0)
+    assert env["board"].feed("ETH").reference is None  # type: ignore[union-attr]

@@ -4,6 +4,7 @@ migrated ledger."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -22,6 +23,7 @@ from src.bot.signal_generator import (
 from src.data.db_connection import db_connection
 from src.data.ledger_store import cash_balance
 from src.data.market_data.binance import KlineSnapshot
+from src.data.market_data.chainlink import ReferenceQuote
 from src.data.market_data.polymarket import BookLevel, MarketInfo, OrderBook
 from src.data.market_data.windows import WindowRef
 from src.trading.ledger.accounting import Side
@@ -532,3 +534,54 @@ def test_a_step_decides_every_coin_in_one_transaction_reading_the_account_once(
     assert len(reads) == 1 and seen["SOL"].window_exposure > 0
     with db_connection() as cur:
         cur.connection.set_trace_callback(None)
+
+
+def test_the_chainlink_reference_reaches_the_snapshot(trading: dict) -> None:
+    t = trading
+    plain = _trade_feed(t, 1)
+    t["board"].publish(plain)
+    t["gen"].decide_coin("BTC", plain)
+    with_ref = replace(_trade_feed(t, 2), reference=ReferenceQuote(101.0, NOW - 1, 100.5))
+    t["board"].publish(with_ref)
+    t["gen"].decide_coin("BTC", with_ref)
+    first, second = t["seen"]
+    assert (first.reference_spot, first.reference_strike, first.reference_time) == (
+        None,
+        None,
+        None,
+    )
+    assert (second.reference_spot, second.reference_strike, second.reference_time) == (
+        101.0,
+        100.5,
+        NOW - 1,
+    )
+
+
+def test_a_stored_decision_records_the_reference_it_was_offered(db: Path) -> None:
+    window_id = add_window("BTC", T0)
+    closes, strike = divergence_closes()  # Binance 0.5 % above: far from the strike
+    end_ms = int(NOW // 60) * 60 * 1000
+    klines = klines_from_closes(closes, end_ms)
+    board = MarketBoard(("BTC",))
+    gen = generator(board, Submitter())
+    mkt = market()
+    f = feed(
+        1,
+        mkt=mkt,
+        window_id=window_id,
+        order_book=book(mkt.up_token_id),
+        klines=KlineSnapshot("BTCUSDT", klines, klines[-1].close, end_ms),
+        strike=strike,
+    )
+    f = replace(f, reference=ReferenceQuote(99.0, NOW - 2, None))
+    board.publish(f)
+    d = gen.decide_coin("BTC", f)
+    assert d.is_trade  # Binance's decision: the reference has no strike, and is far
+    with db_connection(readonly=True) as cur:
+        [(text,)] = cur.execute("SELECT inputs_json FROM decisions").fetchall()
+    assert json.loads(text)["reference"] == {
+        "spot": 99.0,
+        "strike": None,
+        "time": NOW - 2,
+        "used": False,
+    }
