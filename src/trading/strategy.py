@@ -39,6 +39,10 @@ _FINEST_TICK = min(TICK_SIZES)
 # remembered per klines tuple (the same answers, see ValidationMemo).
 _VALIDATIONS = ValidationMemo()
 _BP = 1e-4
+# How far a book's timestamp may run ahead of our clock: the venue's clock and ours drift
+# apart by a second or two (NTP, request latency). Beyond this the book is refused as
+# FUTURE_DATA — it is not a skew but a bad clock (ours or the venue's) or a bad stamp.
+MAX_BOOK_CLOCK_SKEW_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +50,8 @@ class BookTop:
     """Top of the Up token's book. The Down book is its mirror (Down bid = 1 − Up ask).
 
     Sizes are in shares at the best level; ``tick_size`` is the market's, when known;
-    ``timestamp`` (Unix seconds) lets the strategy refuse a stale book.
+    ``timestamp`` (Unix seconds) lets the strategy refuse a stale book, or one stamped
+    more than :data:`MAX_BOOK_CLOCK_SKEW_S` ahead of ``now``.
     """
 
     best_bid: Decimal | None
@@ -240,7 +245,8 @@ def reference_pair(
 
 
 def check_book(book: BookTop, now: float, params: StrategyParams) -> InputProblem | None:
-    """A two-sided, uncrossed book with prices in (0, 1), sane sizes and a fresh timestamp."""
+    """A two-sided, uncrossed book with prices in (0, 1), sane sizes and a fresh timestamp:
+    at most ``max_book_age_s`` old and at most :data:`MAX_BOOK_CLOCK_SKEW_S` ahead."""
     if not isinstance(book, BookTop):
         return InputProblem(Reason.NO_BOOK, "no book")
     bid, ask = book.best_bid, book.best_ask
@@ -269,6 +275,10 @@ def check_book(book: BookTop, now: float, params: StrategyParams) -> InputProble
             return InputProblem(Reason.INVALID_BOOK, f"timestamp {book.timestamp!r}")
         if _finite(now) and now - book.timestamp > params.max_book_age_s:
             return InputProblem(Reason.STALE_BOOK, f"book {now - book.timestamp:.1f} s old")
+        if _finite(now) and book.timestamp - now > MAX_BOOK_CLOCK_SKEW_S:
+            return InputProblem(
+                Reason.FUTURE_DATA, f"book stamped {book.timestamp - now:.1f} s ahead"
+            )
     return None
 
 

@@ -14,6 +14,11 @@ What this adapter decides, and why:
 * **Reads retry, writes do not.** Idempotent GETs retry transient failures (tenacity); every
   query that still fails raises :class:`VenueUnavailableError` — ``get_order`` returns None
   only when the venue itself answers that it has no such order.
+* **Paging is bounded.** The client's all-pages helpers ask for pages while the venue
+  answers a cursor other than ``LTE=``: a venue that never sends it, or repeats a cursor,
+  would keep them (and the bot) there for ever. The ``/data/*`` lists are therefore paged
+  here, with the client's own signer and ``_get``, one read per page; a repeated cursor or
+  more than :data:`MAX_PAGES` pages fails the read (:class:`VenueUnavailableError`).
 * **Fills** come from ``/data/trades`` (every page) through
   :func:`src.trading.venue.mapping.trade_fills`, so ids and amounts equal the in-process
   adapter's and the user websocket's (:func:`fills_from_trade` takes either payload). The
@@ -61,10 +66,10 @@ from py_clob_client_v2 import (
     MarketOrderArgs,
     OrderArgs,
     PartialCreateOrderOptions,
-    TradeParams,
 )
 from py_clob_client_v2.config import get_contract_config
-from py_clob_client_v2.endpoints import POST_ORDER, POST_ORDERS
+from py_clob_client_v2.constants import END_CURSOR, INITIAL_CURSOR
+from py_clob_client_v2.endpoints import ORDERS, POST_ORDER, POST_ORDERS, TRADES
 from py_clob_client_v2.exceptions import PolyApiException, PolyException
 from py_clob_client_v2.http_helpers import helpers as client_http
 from py_clob_client_v2.order_utils.exchange_order_builder_v2 import ExchangeOrderBuilderV2
@@ -100,6 +105,10 @@ DUPLICATED = "Duplicated"  # in the venue's text: the order exists already
 LIVE_STATUSES = ("LIVE", "DELAYED", "UNMATCHED")
 DEFAULT_RATE_PER_S = 15.0  # below every CLOB read limit we use (balance: 200/10 s)
 DATA_PAGE = 500
+# Most pages one paged read may take. The CLOB's pages hold up to 1,000 rows and the Data
+# API's DATA_PAGE: a million rows is far beyond any account of this bot, so reaching this
+# means a venue that never sends the last page, and the read fails instead of hanging.
+MAX_PAGES = 1_000
 
 
 DEFAULT_TIMEOUT_S = 5.0
@@ -398,18 +407,53 @@ class ClobVenue:
                 f"{what}: HTTP {exc.status_code}: {_error_text(exc) or 'refused'}"
             ) from exc
 
-    def _pages(self, what: str, call: Callable[[], Any]) -> list[Any]:
-        """Every row of a paged ``/data/*`` read. The client walks the pages itself and
-        indexes each one unchecked, so a page that is not ``{data: [...], next_cursor}``
-        (or a body that is not JSON, which it hands on as text) surfaces as its
-        TypeError/KeyError: a malformed answer, not a bug of ours."""
-        try:
-            rows = self._read(what, call)
-        except (TypeError, KeyError, AttributeError) as exc:
-            raise _malformed(what, f"page: {exc.__class__.__name__}") from exc
-        if not isinstance(rows, list):
-            raise _malformed(what, "rows are not a list")
-        return rows
+    def _pages(
+        self,
+        what: str,
+        endpoint: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        first_only: bool = False,
+    ) -> list[Any]:
+        """Every row of a paged ``/data/*`` read (the first page only with ``first_only``).
+
+        The client's own loop (``get_trades``, ``get_open_orders``), bounded: the same
+        signed GETs from ``MA==`` until ``LTE=``, each page a rate-limited, retried
+        :meth:`_read`. A cursor seen before, or more than :data:`MAX_PAGES` pages, fails
+        the read with :class:`VenueUnavailableError`. A page that is not
+        ``{data: [...], next_cursor: "…"}`` (or a body that is not JSON, which the client
+        hands on as text) is a malformed answer.
+        """
+        rows: list[Any] = []
+        cursor, seen = INITIAL_CURSOR, {INITIAL_CURSOR}
+        for _ in range(MAX_PAGES):
+            query = {**(params or {}), "next_cursor": cursor}
+
+            def call(query: dict[str, str] = query) -> Any:
+                headers = self.client._l2_headers("GET", endpoint)  # the client's signer
+                return self.client._get(
+                    f"{self.client.host}{endpoint}", headers=headers, params=query
+                )
+
+            page = self._read(what, call)
+            if not (
+                isinstance(page, Mapping)
+                and isinstance(page.get("data"), list)
+                and "next_cursor" in page
+            ):
+                raise _malformed(what, "page is not {data: [...], next_cursor}")
+            rows.extend(page["data"])
+            cursor = page["next_cursor"]
+            if first_only or cursor == END_CURSOR:
+                return rows
+            if not isinstance(cursor, str):
+                raise _malformed(what, "next_cursor is not a string")
+            if cursor in seen:
+                log_warning(f"⚠️ {what}: the venue repeated a page cursor; read refused")
+                raise VenueUnavailableError(f"{what}: the venue repeated a page cursor")
+            seen.add(cursor)
+        log_warning(f"⚠️ {what}: no last page after {MAX_PAGES} pages; read refused")
+        raise VenueUnavailableError(f"{what}: no last page after {MAX_PAGES} pages")
 
     def _version_of(self) -> int:
         if self._version is None:
@@ -675,10 +719,9 @@ class ClobVenue:
         )
 
     def _fills_of_trade(self, trade_id: str) -> list[FillEvent]:
-        rows = self._pages(
-            "trade",
-            lambda: self.client.get_trades(TradeParams(id=trade_id), only_first_page=True),
-        )
+        # as the client's TradeParams(id=…): an empty id is no filter
+        params = {"id": trade_id} if trade_id else None
+        rows = self._pages("trade", TRADES, params, first_only=True)
         return [f for row in rows for f in fills_from_trade(row, self.address)]
 
     def fills_of_trade(self, trade_id: str) -> list[FillEvent]:
@@ -761,14 +804,14 @@ class ClobVenue:
 
     def open_orders(self) -> list[VenueOrder]:
         """Every live order (all pages of ``/data/orders``)."""
-        rows = self._pages("open orders", self.client.get_open_orders)
+        rows = self._pages("open orders", ORDERS)
         try:
             return [parse_open_order(r) for r in rows]
         except ClobVenueError as exc:
             raise VenueUnavailableError(str(exc)) from exc
 
     def _trades(self) -> list[Mapping[str, Any]]:
-        rows = self._pages("trades", self.client.get_trades)
+        rows = self._pages("trades", TRADES)
         if not all(isinstance(r, Mapping) for r in rows):
             raise _malformed("trades", "a row is not an object")
         return rows
@@ -799,8 +842,8 @@ class ClobVenue:
     def _position_tokens(self) -> set[str]:
         """Tokens the Data API lists for the account (any size), every page."""
         tokens: set[str] = set()
-        offset = 0
-        while True:
+        for page in range(MAX_PAGES):
+            offset = page * DATA_PAGE
             url = (
                 f"{self.data_url}/positions?user={self.address}&sizeThreshold=0"
                 f"&limit={DATA_PAGE}&offset={offset}"
@@ -828,7 +871,8 @@ class ClobVenue:
             }
             if len(rows) < DATA_PAGE:
                 return tokens
-            offset += DATA_PAGE
+        log_warning(f"⚠️ positions: no last page after {MAX_PAGES} pages; read refused")
+        raise VenueUnavailableError(f"positions: no last page after {MAX_PAGES} pages")
 
     def token_balances(self) -> dict[str, int]:
         """Tokens held, exact (see the module's note on where the token list comes from)."""

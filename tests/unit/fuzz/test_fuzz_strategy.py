@@ -6,8 +6,9 @@ internal error become a PASS with a reason" — ready to store (``to_row``). Che
 
 * it never raises, and ``to_row()`` always gives JSON-safe primitives;
 * whenever an input is invalid (a price outside (0, 1) or not finite, a crossed book, a
-  negative or non-finite size, tick, strike, fee rate, clock or book time), it is a PASS
-  for an input reason — found by the validation, not by the ``INTERNAL_ERROR`` safety net;
+  negative or non-finite size, tick, strike, fee rate, clock or book time, a book stamped
+  more than ``MAX_BOOK_CLOCK_SKEW_S`` ahead of the clock), it is a PASS for an input
+  reason — found by the validation, not by the ``INTERNAL_ERROR`` safety net;
 * ``INTERNAL_ERROR`` never happens at all (it would be a crash the net happened to catch).
 
 ``tests/unit/strategy/test_properties.py`` already generates markets with a few malformed
@@ -34,7 +35,12 @@ from src.data.market_data.polymarket import MarketDataError, parse_book
 from src.trading.logic import AccountState, Decision, Side, _signals_payload, decide
 from src.trading.params import StrategyParams
 from src.trading.signals.types import Reason
-from src.trading.strategy import BookTop, MarketSnapshot, PricePoint
+from src.trading.strategy import (
+    MAX_BOOK_CLOCK_SKEW_S,
+    BookTop,
+    MarketSnapshot,
+    PricePoint,
+)
 from tests.unit.fuzz.payloads import corrupted
 from tests.unit.strategy.builders import make_snapshot, random_walk
 
@@ -171,6 +177,12 @@ def invalid_inputs(s: MarketSnapshot) -> list[str]:
         problems.append("tick_size")
     if book.timestamp is not None and not finite_number(book.timestamp):
         problems.append("timestamp")
+    elif (
+        book.timestamp is not None
+        and finite_number(s.now)
+        and book.timestamp - s.now > MAX_BOOK_CLOCK_SKEW_S
+    ):
+        problems.append("future timestamp")
     if not (finite_number(s.strike) and s.strike > 0):
         problems.append("strike")
     if not finite_number(s.now):
@@ -201,7 +213,10 @@ def test_the_base_market_trades() -> None:
     assert decide(BASE, ACCOUNT, PARAMS).is_trade  # else the fuzzing below stays shallow
 
 
+# Found in review (fixed): a book stamped in the future was accepted as fresh
 @FUZZ
+@example(snapshot=replace(BASE, book=replace(BASE.book, timestamp=BASE.now + 3600)))
+@example(snapshot=replace(BASE, book=replace(BASE.book, timestamp=1e308)))
 @given(snapshot=snapshots())
 def test_decide_degrades_to_pass_on_any_invalid_input(snapshot: MarketSnapshot) -> None:
     check_decision(decide(snapshot, ACCOUNT, PARAMS), snapshot)

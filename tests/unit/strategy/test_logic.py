@@ -26,7 +26,13 @@ from src.trading.logic import (
 from src.trading.params import StrategyParams
 from src.trading.signals.confidence import ValidationAction
 from src.trading.signals.types import Direction, Reason
-from src.trading.strategy import Analysis, BookTop, analyze
+from src.trading.strategy import (
+    MAX_BOOK_CLOCK_SKEW_S,
+    Analysis,
+    BookTop,
+    analyze,
+    check_book,
+)
 from tests.unit.strategy.builders import WINDOW_START, account, make_snapshot, random_walk
 
 P = StrategyParams()
@@ -333,6 +339,27 @@ def test_stale_book() -> None:
     snapshot = make_snapshot()
     old = replace(snapshot, book=replace(snapshot.book, timestamp=snapshot.now - 60))
     assert decide(old, account(), P).reason is Reason.STALE_BOOK
+
+
+@pytest.mark.parametrize("ahead", [0.0, 1.0, MAX_BOOK_CLOCK_SKEW_S])
+def test_book_stamped_now_or_within_the_clock_skew_is_accepted(ahead: float) -> None:
+    snapshot = make_snapshot()
+    book = replace(snapshot.book, timestamp=snapshot.now + ahead)
+    assert check_book(book, snapshot.now, P) is None
+    fresh = decide(replace(snapshot, book=book), account(), P)
+    assert fresh.reason is decide(snapshot, account(), P).reason
+
+
+@pytest.mark.parametrize("ahead", [MAX_BOOK_CLOCK_SKEW_S + 0.1, 60.0, 86_400.0, 1e308])
+def test_book_stamped_beyond_the_clock_skew_is_refused(ahead: float) -> None:
+    snapshot = make_snapshot()
+    book = replace(snapshot.book, timestamp=snapshot.now + ahead)
+    problem = check_book(book, snapshot.now, P)
+    assert problem is not None and problem.reason is Reason.FUTURE_DATA
+    assert "ahead" in problem.detail
+    d = decide(replace(snapshot, book=book), account(), P)
+    assert d.side is Side.PASS and d.reason is Reason.FUTURE_DATA
+    assert d.detail == problem.detail
 
 
 @pytest.mark.parametrize(
