@@ -39,16 +39,14 @@ from src.sim.calendar import MarketCalendar
 from src.sim.emulator.config import EmulatorConfig
 from src.sim.emulator.world import (
     DEFAULT_FEE_RATE,
-    FeedReference,
-    IndexedLookups,
+    FeedPricedSource,
     ListedMarket,
-    MarketIndex,
     MarketSource,
 )
 from src.sim.feeds.base import PriceFeed
 from src.sim.venue import Outcome, SimVenue
 from src.sim.venue.types import BookLevel, OrderRequest, OrderType, Side
-from src.utils.clock import Clock, SimClock
+from src.utils.clock import SimClock
 from src.utils.logger import log_warning
 from src.utils.money import MICRO
 
@@ -204,7 +202,7 @@ class _Replay:
     resolved: bool = False
 
 
-class TapeMarketSource(IndexedLookups):
+class TapeMarketSource(FeedPricedSource):
     """The :class:`MarketSource` of quote tapes (see the module doc); also the venue's
     :class:`~src.sim.venue.venue.VirtualLiquidity`."""
 
@@ -215,44 +213,16 @@ class TapeMarketSource(IndexedLookups):
         listings: Listings,
         rules: ReplayRules = ReplayRules(),
     ) -> None:
-        self._venue = venue
-        self._feed = feed
+        super().__init__(venue, feed)
         self._listings = listings
         self._rules = rules
         self._depth = _shares(rules.depth_shares)
-        self._reference = FeedReference(feed)
         self._lock = venue.lock  # one lock order: books are read under the venue's lock
-        self._index = MarketIndex()
         self._live: list[_Replay] = []
         self._by_token: dict[str, _Replay] = {}
         self.listed = 0
         venue.open_liquidity_account(QUOTER_ADDRESS)
         venue.set_virtual_liquidity(self)
-
-    @property
-    def venue(self) -> SimVenue:
-        """The venue."""
-        return self._venue
-
-    @property
-    def feed(self) -> PriceFeed:
-        """The feed."""
-        return self._feed
-
-    @property
-    def clock(self) -> Clock:
-        """The venue's clock."""
-        return self._venue.clock
-
-    def reference_prices(
-        self, market: ListedMarket, now: float
-    ) -> tuple[float | None, float | None]:
-        """The feed's price at the window's start and end, once they have passed."""
-        return self._reference.prices(market, now)
-
-    def reference_basis(self, market: ListedMarket) -> tuple[float, float]:
-        """No basis: the strike and final price published are the feed's."""
-        return 0.0, 0.0
 
     # -- time ------------------------------------------------------------------------------
 

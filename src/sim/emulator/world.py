@@ -282,29 +282,15 @@ class FeedReference:
             return None
 
 
-class CalendarMarketSource(IndexedLookups):
-    """The minimal world: the calendar's markets listed in the venue and resolved from the
-    feed (``Up`` iff the price at the end ≥ the price at the start). Nobody quotes.
+class FeedPricedSource(IndexedLookups):
+    """What the worlds that publish the feed's own prices share: the venue, the feed,
+    the clock, the index of listed markets, the feed's strike and final price, no basis.
+    Subclasses list, quote and resolve (``advance_to``)."""
 
-    Thread-safe; :meth:`advance_to` is called by the emulator's ticker (or a test).
-    """
-
-    def __init__(
-        self,
-        venue: SimVenue,
-        feed: PriceFeed,
-        calendar: MarketCalendar,
-        *,
-        fee_rate: Decimal = DEFAULT_FEE_RATE,
-    ) -> None:
+    def __init__(self, venue: SimVenue, feed: PriceFeed) -> None:
         self._venue = venue
         self._feed = feed
-        self._calendar = calendar
-        self._fee_rate = fee_rate
-        self._lock = threading.RLock()
         self._index = MarketIndex()
-        self._unresolved: dict[str, ListedMarket] = {}
-        self._symbols = set(feed.symbols)
         self._reference = FeedReference(feed)
 
     @property
@@ -329,8 +315,31 @@ class CalendarMarketSource(IndexedLookups):
         return self._reference.prices(market, now)
 
     def reference_basis(self, market: ListedMarket) -> tuple[float, float]:
-        """No basis: this world resolves on the feed itself."""
+        """No basis: the strike and the final price published are the feed's."""
         return 0.0, 0.0
+
+
+class CalendarMarketSource(FeedPricedSource):
+    """The minimal world: the calendar's markets listed in the venue and resolved from the
+    feed (``Up`` iff the price at the end ≥ the price at the start). Nobody quotes.
+
+    Thread-safe; :meth:`advance_to` is called by the emulator's ticker (or a test).
+    """
+
+    def __init__(
+        self,
+        venue: SimVenue,
+        feed: PriceFeed,
+        calendar: MarketCalendar,
+        *,
+        fee_rate: Decimal = DEFAULT_FEE_RATE,
+    ) -> None:
+        super().__init__(venue, feed)
+        self._calendar = calendar
+        self._fee_rate = fee_rate
+        self._lock = threading.RLock()
+        self._unresolved: dict[str, ListedMarket] = {}
+        self._symbols = set(feed.symbols)
 
     def advance_to(self, t: float) -> None:
         """List the markets due by ``t``, resolve the ones due, settle pending trades."""
