@@ -30,7 +30,7 @@ import gzip
 import io
 import math
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -154,10 +154,16 @@ def _read_numbered(path: Path) -> list[tuple[QuoteRow, int]]:
     return _numbered_rows(text, str(path))
 
 
-def _numbered_rows(text: str, source: str) -> list[tuple[QuoteRow, int]]:
-    reader = csv.reader(io.StringIO(text))
+def records(
+    lines: Iterable[str], source: str | Path, *, empty_ok: bool = False
+) -> Iterator[tuple[list[str], list[str], int]]:
+    """``(header, fields, line number)`` of each data row of recording CSV ``lines``:
+    blank lines skipped, the header checked for the required columns and every row for
+    its field count (a :class:`QuotesFileError` otherwise). The one place that reads the
+    layout's frame: the full reader and the recorder's light scan both go through it.
+    A file without even a header is an error unless ``empty_ok``."""
+    reader = csv.reader(lines)
     header: list[str] | None = None
-    rows: list[tuple[QuoteRow, int]] = []
     for fields in reader:
         line = reader.line_num
         if not fields or all(not f.strip() for f in fields):
@@ -174,10 +180,16 @@ def _numbered_rows(text: str, source: str) -> list[tuple[QuoteRow, int]]:
             raise QuotesFileError(
                 source, line, f"{len(fields)} fields, the header has {len(header)}"
             )
+        yield header, fields, line
+    if header is None and not empty_ok:
+        raise QuotesFileError(source, None, "empty file (no header)")
+
+
+def _numbered_rows(text: str, source: str) -> list[tuple[QuoteRow, int]]:
+    rows: list[tuple[QuoteRow, int]] = []
+    for header, fields, line in records(io.StringIO(text), source):
         values = dict(zip(header, (f.strip() for f in fields), strict=True))
         rows.append((_row(values, source, line), line))
-    if header is None:
-        raise QuotesFileError(source, None, "empty file (no header)")
     return rows
 
 

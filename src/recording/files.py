@@ -29,7 +29,13 @@ from pathlib import Path
 from typing import TextIO
 
 from src.data.market_data.windows import SlugError, parse_slug
-from src.data.quotes import COLUMNS, REQUIRED_COLUMNS, QuoteRow, QuotesFileError, format_row
+from src.data.quotes import (
+    COLUMNS,
+    QuoteRow,
+    QuotesFileError,
+    format_row,
+    records,
+)
 from src.recording.rows import daily_file_name, parse_daily_file_name, utc_day
 from src.utils.logger import log, log_warning
 
@@ -143,36 +149,23 @@ def scan_file(path: Path) -> dict[str, WindowIndex]:
     (three columns; :func:`src.data.quotes.read_quotes` is the full check). Raises
     :class:`QuotesFileError` on a file that is not a recording."""
     windows: dict[str, WindowIndex] = {}
+    columns: tuple[int, int, int] | None = None
     with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.reader(handle)
-        header: list[str] | None = None
-        for fields in reader:
-            if not fields or all(not f.strip() for f in fields):
-                continue
-            if header is None:
-                header = [f.strip() for f in fields]
-                missing = [c for c in REQUIRED_COLUMNS if c not in header]
-                if missing:
-                    raise QuotesFileError(
-                        path,
-                        reader.line_num,
-                        f"header lacks column(s) {', '.join(missing)}",
-                    )
-                at = {name: header.index(name) for name in ("slug", "t_s", "outcome")}
-                continue
-            if len(fields) != len(header):
-                raise QuotesFileError(
-                    path,
-                    reader.line_num,
-                    f"{len(fields)} fields, the header has {len(header)}",
+        for header, fields, line in records(handle, path, empty_ok=True):
+            if columns is None:
+                columns = (
+                    header.index("slug"),
+                    header.index("t_s"),
+                    header.index("outcome"),
                 )
-            slug = fields[at["slug"]].strip()
+            slug_at, t_at, outcome_at = columns
+            slug = fields[slug_at].strip()
             try:
                 parse_slug(slug)
-                t_s = float(fields[at["t_s"]])
+                t_s = float(fields[t_at])
             except (SlugError, ValueError) as exc:
-                raise QuotesFileError(path, reader.line_num, str(exc)) from None
-            outcome = fields[at["outcome"]].strip().upper() or None
+                raise QuotesFileError(path, line, str(exc)) from None
+            outcome = fields[outcome_at].strip().upper() or None
             entry = windows.get(slug)
             if entry is None:
                 entry = windows[slug] = WindowIndex(slug, t_s)

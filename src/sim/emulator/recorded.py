@@ -119,7 +119,12 @@ def _size(size: Decimal | None) -> int:
 
 def tape_from_recording(recording: RecordedWindow, tick: Decimal) -> Tape:
     """A recorded window as a tape (prices snapped to ``tick``)."""
-    rows = recording.rows
+    outcome = Outcome.UP if recording.outcome == "UP" else Outcome.DOWN
+    return tape_of_rows(recording.rows, tick, outcome)
+
+
+def tape_of_rows(rows: Sequence[QuoteRow], tick: Decimal, outcome: Outcome) -> Tape:
+    """Recorded rows as a tape (prices snapped to ``tick``)."""
     return Tape(
         times=[r.t_s for r in rows],
         up_bid=[snap(r.up_bid, tick, True) for r in rows],
@@ -135,7 +140,7 @@ def tape_from_recording(recording: RecordedWindow, tick: Decimal) -> Tape:
             )
             for r in rows
         ],
-        outcome=Outcome.UP if recording.outcome == "UP" else Outcome.DOWN,
+        outcome=outcome,
     )
 
 
@@ -179,8 +184,7 @@ def wanted_quotes(
     """The quotes one recorded row shows on ``market`` (none for a missing row)."""
     if row is None:
         return {}
-    window = RecordedWindow(row.slug, market.coin, market.start, "UP", (row,))
-    tape = tape_from_recording(window, market.tick_size)
+    tape = tape_of_rows((row,), market.tick_size, Outcome.UP)
     return quotes_at(tape, 0, market, _shares(depth_shares))
 
 
