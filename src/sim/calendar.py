@@ -159,6 +159,11 @@ class MarketCalendar:
         self._by_token[market.down_token_id] = market
         return market
 
+    def next_listing(self, now: float) -> int:
+        """When the next window after those live at ``now`` is listed (a world that lists
+        from :meth:`live_markets` need not look again before then)."""
+        return window_start(now + self.list_ahead_s) + WINDOW_SECONDS - self.list_ahead_s
+
     def live_markets(self, now: float) -> list[SimMarket]:
         """Markets listed and not yet resolved at ``now``, oldest window first."""
         first = window_start(now - WINDOW_SECONDS - self.resolve_delay_s)

@@ -26,7 +26,7 @@ import math
 import threading
 from collections.abc import Callable
 
-from src.data.market_data.windows import WINDOW_SECONDS, WindowRef, window_start
+from src.data.market_data.windows import WINDOW_SECONDS, WindowRef
 from src.sim.calendar import MarketCalendar, SimMarket, resolve_outcome
 from src.sim.feeds.base import PriceFeed
 from src.sim.market_model.fair import fair_value_settings
@@ -458,8 +458,7 @@ class SimExchange:
         self._next_phase = next_phase
 
     def _list(self, now: float) -> None:
-        list_ahead = self._calendar.list_ahead_s
-        self._next_listing = window_start(now + list_ahead) + WINDOW_SECONDS - list_ahead
+        self._next_listing = self._calendar.next_listing(now)
         for market in self._calendar.live_markets(now):
             condition_id = market.condition_id
             if condition_id in self._runs or condition_id in self._done:

@@ -158,9 +158,13 @@ class LightListings:
         history = params.maker_lag_s + params.vol_lookback_min * 60
         self._first = first / 1000 + history
         self._end = end / 1000
+        self._next_look = -math.inf
 
     def due(self, t: float) -> list[Listing]:
         """Markets listed by ``t`` whose whole window the feed serves."""
+        if t < self._next_look:
+            return []
+        self._next_look = self._calendar.next_listing(t)
         due = []
         for market in self._calendar.live_markets(t):
             key = market.condition_id
