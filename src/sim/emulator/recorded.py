@@ -224,7 +224,6 @@ class TapeMarketSource(FeedPricedSource):
         self._lock = venue.lock  # one lock order: books are read under the venue's lock
         self._live: list[_Replay] = []
         self._by_token: dict[str, _Replay] = {}
-        self.listed = 0
         venue.open_liquidity_account(QUOTER_ADDRESS)
         venue.set_virtual_liquidity(self)
 
@@ -271,7 +270,6 @@ class TapeMarketSource(FeedPricedSource):
         self._live.append(replay)
         for token in market.token_ids:
             self._by_token[token] = replay
-        self.listed += 1
 
     def _traded_rows(self, t: float) -> list[tuple[float, _Replay, int]]:
         """Rows of materialized markets up to ``t`` not yet looked at, oldest first."""
