@@ -108,13 +108,17 @@ def test_a_bot_killed_mid_window_resumes_without_duplicating_or_losing(
     bot = bot_setup.start(windows=2)
 
     def exit_plan_resting() -> bool:
-        return bot_setup.db.exists() and bool(
-            _query(
+        if not bot_setup.db.exists():
+            return False
+        try:
+            rows = _query(
                 bot_setup.db,
                 "SELECT COUNT(*) FROM orders WHERE intent = 'exit_plan' "
                 "AND status = 'live'",
-            )[0][0]
-        )
+            )
+        except sqlite3.OperationalError:  # the file exists, its migrations not yet
+            return False
+        return bool(rows[0][0])
 
     try:  # until it holds a position with a resting exit plan
         alive = wait_until(
