@@ -47,7 +47,7 @@ from src.data.db_connection import db_connection
 from src.data.stats import BUCKETS, CalibrationBucket, GroupStats
 from src.sim.venue.amounts import affordable_lots, notional
 from src.sim.venue.fees import fee_in_shares
-from src.trading.logic import OrderStyle, ev_per_share
+from src.trading.logic import LEAN_INPUT_PATHS, OrderStyle, ev_per_share
 from src.utils.money import MICRO, AmountError, micro_str, to_micro
 
 TRADE_COLUMNS = (
@@ -221,16 +221,7 @@ class DecisionRow:
         return self.p_up_additive if method == "additive" else self.p_up_bayesian
 
 
-_INPUT_PATHS = (
-    "$.additive.direction",
-    "$.additive.p_up",
-    "$.bayesian.direction",
-    "$.bayesian.p_up",
-    "$.elapsed_s",
-    "$.up_bid",
-    "$.up_ask",
-    "$.fee_rate",
-)
+_INPUT_PATHS = LEAN_INPUT_PATHS  # what a lean decision row keeps, no more
 # SQLite pulls the few inputs the reports need out of each decision's JSON snapshot (a few
 # kB) in C: a long backtest has millions of decisions.
 _DECISIONS_SQL = (

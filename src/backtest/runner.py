@@ -41,6 +41,7 @@ from src.sim.feeds.base import PriceFeed
 from src.sim.market_model.light import light_source
 from src.sim.market_model.params_file import market_params_setting
 from src.sim.venue import SimVenue
+from src.trading.logic import DecisionAudit
 from src.trading.state import RecentFills
 from src.trading.venue.in_process import InProcessVenue
 from src.utils.money import to_micro
@@ -63,6 +64,8 @@ class BacktestSpec:
     quote_files: tuple[str, ...] = ()  # Polymarket recordings: the market replayed
     market: str = MARKET_MODEL  # or MARKET_LIGHT: the makers' quotes only (fast)
     replay: ReplayRules = field(default_factory=ReplayRules)
+    # what each stored decision keeps: the reports' inputs (LEAN) or everything (FULL)
+    audit: DecisionAudit = DecisionAudit.LEAN
 
     def account(self) -> str:
         """The backtest's trading account (an address derived from the seed)."""
@@ -172,7 +175,7 @@ def run_backtest(
         speed=None,
         recent=RecentFills(),
     )
-    bot = Bot(adapters, RunOptions(lockstep=True))
+    bot = Bot(adapters, RunOptions(lockstep=True, decision_audit=spec.audit))
     bot.prepare()
     start = clock.now()
     feed_end = context.feed.time_range()[1] / 1000

@@ -31,6 +31,7 @@ from src.data.market_data.polymarket import MarketDirectory
 from src.data.market_data.windows import WINDOW_SECONDS, window_start
 from src.notifications.notifier import Kind, Notification, Notifier
 from src.trading.execution import DEFAULT_TICK_MICRO, ExecutionContext, install_context
+from src.trading.logic import DecisionAudit
 from src.trading.params import params_from_settings
 from src.trading.position_manager.order_sync import sync_orders
 from src.trading.position_manager.portfolio import windows_to_redeem, windows_to_resolve
@@ -62,6 +63,7 @@ class RunOptions:
     duration_s: float | None = None
     live_view: bool = False
     lockstep: bool = False  # driven step by step (backtests): discovery inline, no threads
+    decision_audit: DecisionAudit = DecisionAudit.FULL  # LEAN: backtests' stored decisions
 
 
 class Bot:
@@ -104,6 +106,7 @@ class Bot:
             self.clock,
             self.mode,
             self.placer.submit,
+            options.decision_audit,
         )
         self.poller = MarketPoller(
             self.board,

@@ -19,7 +19,7 @@ from src.data.market_data.indicators import IndicatorState
 from src.data.market_data.polymarket import MAX_TIMESTAMP_MS, Outcome
 from src.trading.execution import TradeParams
 from src.trading.ledger.accounting import Side
-from src.trading.logic import Decision, OrderStyle, decide
+from src.trading.logic import Decision, DecisionAudit, OrderStyle, decide
 from src.trading.logic import Side as Direction
 from src.trading.params import StrategyParams
 from src.trading.position_manager.jobs import Job
@@ -148,8 +148,10 @@ class SignalGenerator:
         clock: Clock,
         mode: str,
         submit: Callable[[Job], bool],
+        audit: DecisionAudit = DecisionAudit.FULL,
     ) -> None:
         self.board = board
+        self.audit = audit
         self.params = params
         self.clock = clock
         self.mode = mode
@@ -235,7 +237,9 @@ class SignalGenerator:
         )
         account = accounts.state(int(now * 1000), feed.window_id)
         decision = decide(snapshot, account, self.params)
-        decision_id = insert_decision(cur, decision.to_row(), feed.window_id, self.mode)
+        decision_id = insert_decision(
+            cur, decision.to_row(self.audit), feed.window_id, self.mode
+        )
         block = None
         if decision.is_trade and feed.window_id is not None:
             block = entry_block(cur, feed.window_id)

@@ -31,6 +31,7 @@ from src.sim.emulator.feed_setup import DataFileError
 from src.sim.emulator.recorded import DEFAULT_DEPTH_SHARES, ReplayRules
 from src.sim.emulator.world import DEFAULT_FEE_RATE
 from src.sim.feeds.errors import KlineFileError, KlineRepairWarning
+from src.trading.logic import DecisionAudit
 from src.utils.logger import configure_logging
 from src.utils.money import format_micro, to_micro
 
@@ -123,6 +124,15 @@ def _coins(text: str | None) -> tuple[str, ...]:
     help="Confidence method that drives decisions (default: the profile's).",
 )
 @click.option(
+    "--audit",
+    type=click.Choice([a.value for a in DecisionAudit]),
+    default=DecisionAudit.LEAN.value,
+    show_default=True,
+    help="What each stored decision keeps in ledger.db: lean — what the reports read "
+    "(a few dozen bytes); full — every input and signal, as `run` stores them (about "
+    "3 kB a decision: ~100 MB a day of 4 coins).",
+)
+@click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
@@ -145,6 +155,7 @@ def backtest_cmd(
     seed: int,
     resolution: float,
     method: str | None,
+    audit: str,
     out: Path | None,
     set_pairs: tuple[str, ...],
 ) -> None:
@@ -179,6 +190,7 @@ def backtest_cmd(
         resolution_s=resolution,
         quote_files=quote_files,
         market=market,
+        audit=DecisionAudit(audit),
         replay=ReplayRules(
             depth_shares=Decimal(str(depth)), fee_rate=Decimal(str(fee_rate))
         ),
@@ -225,6 +237,7 @@ def backtest_cmd(
         "market": "recorded" if quote_files else market,
         **({"depth_shares": depth, "fee_rate": fee_rate} if quote_files else {}),
         "days": days,
+        "audit": audit,
         "start": datetime.fromtimestamp(run.start, tz=UTC).isoformat(),
         "end": datetime.fromtimestamp(run.end, tz=UTC).isoformat(),
         "settings": {o.env: display_value(settings, o.env) for o in options()},

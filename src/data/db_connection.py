@@ -85,16 +85,26 @@ def close_thread_connection() -> None:
 def db_connection(readonly: bool = False) -> Iterator[sqlite3.Cursor]:
     """Yield a cursor inside a transaction: commit on success, roll back on error.
 
-    Nested use in the same thread joins the outer transaction. ``readonly=True`` starts a
+    Nested use in the same thread joins the outer transaction inside a savepoint: an
+    error rolls back the inner block's writes (as its own transaction would have) and
+    goes on up; success leaves them to the outer commit. ``readonly=True`` starts a
     deferred transaction, which never waits for writers (WAL readers see a snapshot).
     """
     conn = _thread_connection()
     depth = getattr(_local, "depth", 0)
     cursor = conn.cursor()
     if depth:
+        savepoint = f"nested_{depth}"
+        conn.execute(f"SAVEPOINT {savepoint}")
         _local.depth = depth + 1
         try:
             yield cursor
+        except BaseException:
+            conn.execute(f"ROLLBACK TO {savepoint}")
+            conn.execute(f"RELEASE {savepoint}")
+            raise
+        else:
+            conn.execute(f"RELEASE {savepoint}")
         finally:
             _local.depth = depth
             cursor.close()

@@ -70,6 +70,32 @@ class Side(enum.Enum):
     PASS = "PASS"
 
 
+class DecisionAudit(enum.Enum):
+    """How much of each decision is stored with it.
+
+    ``run`` keeps the full snapshot — every input, signal and both confidences — for the
+    audit trail. A backtest stores hundreds of thousands of decisions (about 3 kB each in
+    full: 28 days × 4 coins would write some 3 GB) and its reports read only the columns
+    and :data:`LEAN_INPUT_PATHS`, so it may keep just those (the same values).
+    """
+
+    FULL = "full"
+    LEAN = "lean"
+
+
+# What a lean ``inputs_json`` holds (JSON paths, as the backtest reports extract them).
+LEAN_INPUT_PATHS = (
+    "$.additive.direction",
+    "$.additive.p_up",
+    "$.bayesian.direction",
+    "$.bayesian.p_up",
+    "$.elapsed_s",
+    "$.up_bid",
+    "$.up_ask",
+    "$.fee_rate",
+)
+
+
 class OrderStyle(enum.Enum):
     """How the entry is placed."""
 
@@ -187,14 +213,16 @@ class Decision:
         """The selected method's confidence (after the safety rules)."""
         return None if self.analysis is None else self.analysis.selected.confidence
 
-    def to_row(self) -> dict[str, object]:
+    def to_row(self, audit: DecisionAudit = DecisionAudit.FULL) -> dict[str, object]:
         """Primitives for the ``decisions`` table (``window_id`` and ``mode`` are the shell's).
 
         Prices, sizes and fees are integer micro-units; probabilities floats; everything
         else — inputs, signals, validation, both confidences in full — is in the two JSON
-        columns.
+        columns. ``DecisionAudit.LEAN`` stores no signals and only :data:`LEAN_INPUT_PATHS`
+        of the inputs.
         """
         a = self.analysis
+        lean = audit is DecisionAudit.LEAN
         inputs = self.inputs
         now = inputs.now
         return {
@@ -213,9 +241,27 @@ class Decision:
             "fee_micro": _micro(self.fee),
             "expected_value": _dec_float(self.ev_per_share),
             "time_left_s": _num(inputs.time_left_s),
-            "signals_json": _signals_json(a),
-            "inputs_json": self._inputs_json(),
+            "signals_json": None if lean else _signals_json(a),
+            "inputs_json": self._lean_inputs_json() if lean else self._inputs_json(),
         }
+
+    def _lean_inputs_json(self) -> str:
+        """The :data:`LEAN_INPUT_PATHS` of :meth:`_inputs_payload`, as the same JSON."""
+        inputs = self.inputs
+        payload: dict[str, object] = {
+            "elapsed_s": _plain(inputs.elapsed_s),
+            "fee_rate": _plain(inputs.fee_rate),
+            "up_ask": _plain(inputs.up_ask),
+            "up_bid": _plain(inputs.up_bid),
+        }
+        a = self.analysis
+        if a is not None:
+            for result in (a.additive, a.bayesian):
+                payload[result.method] = {
+                    "direction": result.direction.value,
+                    "p_up": _num(result.p_up),
+                }
+        return _JSON.encode(payload)
 
     def _inputs_json(self) -> str:
         """``json.dumps(self._inputs_payload(), sort_keys=True)``, with the indicators and

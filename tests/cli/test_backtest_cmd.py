@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sqlite3
 from decimal import Decimal
 from pathlib import Path
 
@@ -71,6 +72,41 @@ def test_the_outputs_add_up_and_repeat_byte_for_byte(tmp_path: Path) -> None:
     for title in ("PnL by symbol", "PnL by exit reason", "Calibration", "Baselines"):
         assert title in output
     assert "report.png" in output
+
+
+def test_lean_decisions_report_exactly_what_full_ones_do(tmp_path: Path) -> None:
+    """A backtest stores lean decisions by default (a few dozen bytes, not ~3 kB): the
+    reports read the same values from them as from the full audit ``run`` keeps."""
+    _run(tmp_path / "lean")
+    _run(tmp_path / "full", "--audit", "full")
+    for name in ("trades.csv", "decisions.csv"):
+        lean, full = (tmp_path / d / name for d in ("lean", "full"))
+        assert lean.read_bytes() == full.read_bytes()
+    summaries = [
+        json.loads((tmp_path / d / "summary.json").read_text()) for d in ("lean", "full")
+    ]
+    assert [s.pop("audit") for s in summaries] == ["lean", "full"]
+    assert summaries[0] == summaries[1]
+    stored = {}
+    for d in ("lean", "full"):
+        with sqlite3.connect(tmp_path / d / "ledger.db") as conn:
+            stored[d] = conn.execute(
+                "SELECT signals_json, inputs_json FROM decisions ORDER BY id LIMIT 200"
+            ).fetchall()
+    assert all(signals is None for signals, _ in stored["lean"])
+    assert all(json.loads(signals) for signals, _ in stored["full"])
+    lean_keys = {key for _, inputs in stored["lean"] for key in json.loads(inputs)}
+    assert lean_keys == {
+        "elapsed_s",
+        "up_bid",
+        "up_ask",
+        "fee_rate",
+        "additive",
+        "bayesian",
+    }
+    assert "indicators" in json.loads(stored["full"][-1][1])
+    lean_size = (tmp_path / "lean" / "ledger.db").stat().st_size
+    assert lean_size * 4 < (tmp_path / "full" / "ledger.db").stat().st_size
 
 
 def test_data_or_synthetic_must_be_chosen(tmp_path: Path) -> None:

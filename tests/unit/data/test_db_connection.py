@@ -50,6 +50,24 @@ def test_rolls_back_on_error(db: Path) -> None:
     assert count("audit_events") == 0
 
 
+def test_a_failed_nested_block_undoes_only_its_own_writes(db: Path) -> None:
+    """A worker's transaction inside a lockstep tick's: its error undoes what it wrote,
+    as its own transaction would have, and the tick keeps the rest."""
+    with db_connection() as outer:
+        add_event(outer, "before")
+        with pytest.raises(RuntimeError):
+            with db_connection() as inner:
+                add_event(inner, "inner")
+                with db_connection() as innermost:
+                    add_event(innermost, "innermost")
+                raise RuntimeError("the worker fails")
+        with db_connection() as again:  # the same depth can be entered again
+            add_event(again, "after")
+    with db_connection(readonly=True) as cur:
+        kinds = [r[0] for r in cur.execute("SELECT kind FROM audit_events ORDER BY id")]
+    assert kinds == ["before", "after"]
+
+
 def test_nested_use_joins_the_outer_transaction(db: Path) -> None:
     with pytest.raises(RuntimeError):
         with db_connection() as outer:

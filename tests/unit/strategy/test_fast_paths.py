@@ -283,6 +283,30 @@ def test_stored_json_is_json_dumps(snapshot, account, params) -> None:
     assert stored_texts(d) == reference_texts(d)  # remembered fragments: the same text
 
 
+def _at(payload: object, path: str) -> object:
+    """The value at a ``$.a.b`` JSON path (None where absent, as json_extract gives)."""
+    for key in path.removeprefix("$.").split("."):
+        payload = payload.get(key) if isinstance(payload, dict) else None
+    return payload
+
+
+@FAST
+@given(snapshot=any_snapshot, account=accounts, params=params_st)
+def test_a_lean_row_keeps_exactly_the_reports_inputs(snapshot, account, params) -> None:
+    """What a backtest stores by default: the same columns, and the inputs the reports
+    read with the values the full snapshot holds."""
+    d = decide(snapshot, account, params)
+    full, lean = d.to_row(), d.to_row(logic.DecisionAudit.LEAN)
+    assert lean.pop("signals_json") is None
+    full.pop("signals_json")
+    full_inputs = json.loads(full.pop("inputs_json"))  # type: ignore[arg-type]
+    lean_inputs = json.loads(lean.pop("inputs_json"))  # type: ignore[arg-type]
+    assert lean == full
+    for path in logic.LEAN_INPUT_PATHS:
+        assert _at(lean_inputs, path) == _at(full_inputs, path), path
+    assert len(json.dumps(lean_inputs)) < 400
+
+
 def _analysis():
     """A warm market 7 minutes into its window, with mid history, and its analysis."""
     snapshot = make_snapshot(
