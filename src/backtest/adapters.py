@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from src.data.market_data.binance import parse_klines
 from src.data.market_data.polymarket import MarketDataError, MarketInfo, parse_gamma_market
 from src.sim import binance_api
 from src.sim.emulator.context import EmulatorContext, market_snapshot
 from src.sim.emulator.gamma import market_body
+from src.sim.feeds.base import Kline
 from src.utils.clock import Clock
 
 
@@ -56,6 +58,13 @@ class InProcessBinanceClient:
     def get_klines(self, **params: Any) -> Any:
         """``GET /api/v3/klines``."""
         return self._answer(binance_api.klines, params, paths=self._paths)
+
+    def parsed_klines(self, **params: Any) -> list[Kline]:
+        """``parse_klines(get_klines(...))`` without writing the candles as text and
+        reading them back: the same rows with numbers (:func:`~src.sim.binance_api.
+        kline_values`), through the same parser (``BinanceMarketData`` asks this way)."""
+        bars = self._answer(binance_api.kline_bars, params, paths=self._paths)
+        return parse_klines([binance_api.kline_values(b) for b in bars])
 
     def get_symbol_ticker(self, **params: Any) -> Any:
         """``GET /api/v3/ticker/price``."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from src.sim.feeds.base import MINUTE_MS, Kline, PriceFeed, minute_open_ms
+from src.sim.feeds.table import feed_prices
 
 INTERVALS_MS = {
     "1m": MINUTE_MS,
@@ -30,6 +31,7 @@ DEFAULT_LIMIT = 500
 MAX_LIMIT = 1000
 FUNDING_INTERVAL_MS = 8 * 3600 * 1000
 PATH_STEP_S = 1.0
+PLACES = 8  # decimals of every price and volume in an answer (Binance's own)
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ def _int_param(query: Mapping[str, str], name: str, default: int | None) -> int 
     return int(raw)
 
 
-def _fmt(value: float, places: int = 8) -> str:
+def _fmt(value: float, places: int = PLACES) -> str:
     return f"{value:.{places}f}"
 
 
@@ -94,6 +96,27 @@ def kline_row(k: Kline) -> list[Any]:
         k.trades,
         _fmt(k.taker_buy_volume),
         _fmt(k.taker_buy_quote_volume),
+        "0",
+    ]
+
+
+def kline_values(k: Kline) -> list[Any]:
+    """:func:`kline_row` with numbers for text: each float is the number its text reads
+    back as (``round`` to :data:`PLACES` is the same correctly rounded decimal as the
+    text; the tests hold them equal), so a parser reading this row reads the same
+    candle as from the text, without writing and reading it (the in-process client)."""
+    return [
+        k.open_time_ms,
+        round(k.open, PLACES),
+        round(k.high, PLACES),
+        round(k.low, PLACES),
+        round(k.close, PLACES),
+        round(k.volume, PLACES),
+        k.close_time_ms,
+        round(k.quote_volume, PLACES),
+        k.trades,
+        round(k.taker_buy_volume, PLACES),
+        round(k.taker_buy_quote_volume, PLACES),
         "0",
     ]
 
@@ -124,10 +147,13 @@ class FormingPaths:
         else:
             high = low = feed.price_at(symbol, start_s)
             done = 1
-        for i in range(done, steps):
-            price = feed.price_at(symbol, start_s + i * PATH_STEP_S)
-            high = max(high, price)
-            low = min(low, price)
+        if done < steps:
+            # max and min of prices do not depend on the order they are folded in
+            new = feed_prices(
+                feed, symbol, [start_s + i * PATH_STEP_S for i in range(done, steps)]
+            )
+            high = max(high, *new)
+            low = min(low, *new)
         self._seen[symbol] = (start_ms, max(done, steps), high, low)
         return high, low
 
@@ -211,6 +237,16 @@ def klines(
     the first available candle. ``paths`` (optional) keeps the forming minute's extremes
     between calls.
     """
+    return [kline_row(b) for b in kline_bars(feed, now, query, paths)]
+
+
+def kline_bars(
+    feed: PriceFeed,
+    now: float,
+    query: Mapping[str, str],
+    paths: FormingPaths | None = None,
+) -> list[Kline]:
+    """The candles :func:`klines` answers, before they are written as rows."""
     symbol = _symbol(feed, query)
     interval = query.get("interval", "")
     if interval not in INTERVALS_MS:
@@ -241,7 +277,7 @@ def klines(
         for b in _aggregate(closed, step)
         if start - start % step <= b.open_time_ms <= stop
     ]
-    return [kline_row(b) for b in bars[:limit]]
+    return bars[:limit]
 
 
 def ticker_price(feed: PriceFeed, now: float, query: Mapping[str, str]) -> Any:

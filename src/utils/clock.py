@@ -73,6 +73,10 @@ class SimClock:
 
     def now(self) -> float:
         """Current simulated Unix time."""
+        if self._speed is None:
+            # A manual clock's time is one attribute, replaced in one step by advance():
+            # reading it needs no lock (backtests read it tens of times a tick).
+            return self._anchor_sim
         with self._lock:
             return self._now_locked()
 

@@ -8,6 +8,7 @@ line, and a neutral result (``None`` or an empty list) for the caller.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ DEFAULT_HISTORY = 240
 _FETCH_LIMIT = 1000  # Binance's maximum rows per klines request
 
 
+@functools.lru_cache(maxsize=256)  # a handful of coins, asked for on every poll
 def binance_symbol(coin: str) -> str:
     """``'btc'`` → ``'BTCUSDT'``."""
     return f"{normalize_coin(coin)}USDT"
@@ -45,13 +47,16 @@ def make_client(api_url: str, futures_url: str, timeout_s: float = 5.0) -> Clien
 
 
 def _number(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+    if type(value) is float:  # an in-process client's rows: nothing to convert
+        number = value
+    elif isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise MarketDataError(f"{what} is not a number: {value!r}")
-    try:
-        number = float(value)
-    except (ValueError, OverflowError) as exc:  # a 400-digit integer overflows a float
-        raise MarketDataError(f"{what} is not a number: {str(value)[:40]!r}") from exc
-    if number != number or number in (float("inf"), float("-inf")):
+    else:
+        try:
+            number = float(value)
+        except (ValueError, OverflowError) as exc:  # a 400-digit integer overflows
+            raise MarketDataError(f"{what} is not a number: {str(value)[:40]!r}") from exc
+    if number - number != 0.0:  # NaN or ±inf: x - x is 0.0 for every finite x
         raise MarketDataError(f"{what} is not finite: {value!r}")
     return number
 
@@ -175,6 +180,15 @@ class BinanceMarketData:
         except ValueError as exc:  # a body that is not JSON
             raise MarketDataError(f"{what}: malformed response") from exc
 
+    def _klines_answer(self, what: str, params: dict[str, Any]) -> list[Kline]:
+        """A klines request, parsed. A client that answers with parsed candles itself
+        (``parsed_klines``: the backtest's in-process one, which has no text to write and
+        read back) is asked that way; python-binance, over HTTP, has no such call."""
+        parsed = getattr(self._client, "parsed_klines", None)
+        if parsed is not None:
+            return self._call(what, parsed, **params)  # type: ignore[no-any-return]
+        return parse_klines(self._call(what, self._client.get_klines, **params))
+
     def refresh(self, coin: str) -> KlineSnapshot:
         """Fetch the minutes after the last cached one; on failure keep the old data."""
         symbol = binance_symbol(coin)
@@ -189,7 +203,7 @@ class BinanceMarketData:
             params["startTime"] = since
             params["limit"] = _FETCH_LIMIT
         try:
-            rows = parse_klines(self._call("klines", self._client.get_klines, **params))
+            rows = self._klines_answer("klines", params)
         except MarketDataError as exc:
             log_warning(f"⚠️ [{symbol}] kline refresh failed, keeping cached data: {exc}")
             return self.snapshot(coin)
@@ -236,17 +250,14 @@ class BinanceMarketData:
                 return kline.open
             if kline.open_time_ms < start_ms:
                 break
+        params = {
+            "symbol": binance_symbol(coin),
+            "interval": "1m",
+            "startTime": start_ms,
+            "limit": 1,
+        }
         try:
-            rows = parse_klines(
-                self._call(
-                    "strike",
-                    self._client.get_klines,
-                    symbol=binance_symbol(coin),
-                    interval="1m",
-                    startTime=start_ms,
-                    limit=1,
-                )
-            )
+            rows = self._klines_answer("strike", params)
         except MarketDataError as exc:
             log_warning(f"⚠️ [{coin}] strike lookup failed: {exc}")
             return None

@@ -161,21 +161,45 @@ def quotes_at(
     pair keeps only the bid; a level under the market's minimum order is not shown."""
     if i < 0:
         return {}
-    minimum = int(market.min_order_size * MICRO)
     quotes: dict[tuple[str, Side], Quote] = {}
-    sizes = tape.sizes[i]
-    books = (
-        (market.up_token_id, tape.up_bid[i], tape.up_ask[i], sizes[0], sizes[1]),
-        (market.down_token_id, tape.down_bid[i], tape.down_ask[i], sizes[2], sizes[3]),
-    )
-    for token, bid, ask, bid_size, ask_size in books:
-        if bid != NONE and ask != NONE and bid >= ask:
-            ask = NONE
-        for side, price, size in ((Side.BUY, bid, bid_size), (Side.SELL, ask, ask_size)):
-            shares = depth_micro if size == NONE else size
-            if price != NONE and shares >= minimum:
-                quotes[(token, side)] = Quote(token, side, price, shares)
+    for token in market.token_ids:
+        bid, ask = token_quotes(tape, i, market, depth_micro, token)
+        if bid is not None:
+            quotes[(token, Side.BUY)] = bid
+        if ask is not None:
+            quotes[(token, Side.SELL)] = ask
     return quotes
+
+
+def token_quotes(
+    tape: Tape, i: int, market: ListedMarket, depth_micro: int, token: str
+) -> tuple[Quote | None, Quote | None]:
+    """The bid and ask row ``i >= 0`` of ``tape`` shows on one of ``market``'s tokens
+    (see :func:`quotes_at`; a book read needs only its own token's)."""
+    sizes = tape.sizes[i]
+    if token == market.up_token_id:
+        bid, ask, bid_size, ask_size = tape.up_bid[i], tape.up_ask[i], sizes[0], sizes[1]
+    else:
+        bid, ask = tape.down_bid[i], tape.down_ask[i]
+        bid_size, ask_size = sizes[2], sizes[3]
+    if bid != NONE and ask != NONE and bid >= ask:
+        ask = NONE
+    minimum = int(market.min_order_size * MICRO)
+    return (
+        _quote(token, Side.BUY, bid, bid_size, depth_micro, minimum),
+        _quote(token, Side.SELL, ask, ask_size, depth_micro, minimum),
+    )
+
+
+def _quote(
+    token: str, side: Side, price: int, size: int, depth_micro: int, minimum: int
+) -> Quote | None:
+    """One side's quote: the taped size, or ``depth_micro`` when the tape has none; no
+    quote for an empty side or a level under the market's minimum order."""
+    shares = depth_micro if size == NONE else size
+    if price == NONE or shares < minimum:
+        return None
+    return Quote(token, side, price, shares)
 
 
 def wanted_quotes(
@@ -326,9 +350,9 @@ class TapeMarketSource(FeedPricedSource):
             return None
         if replay.row < 0:
             return _NO_LEVELS
-        quotes = quotes_at(replay.tape, replay.row, replay.market, self._depth)
-        bid = quotes.get((token_id, Side.BUY))
-        ask = quotes.get((token_id, Side.SELL))
+        bid, ask = token_quotes(
+            replay.tape, replay.row, replay.market, self._depth, token_id
+        )
         return (
             () if bid is None else (BookLevel(bid.price, bid.size),),
             () if ask is None else (BookLevel(ask.price, ask.size),),

@@ -17,6 +17,7 @@ from typing import Protocol
 from src.sim.calendar import MarketCalendar, SimMarket, resolve_outcome
 from src.sim.feeds.base import Kline, PriceFeed
 from src.sim.feeds.errors import FeedError
+from src.sim.feeds.table import feed_prices
 from src.sim.venue import Outcome, SimVenue, VenueMarket, window_question
 from src.utils.clock import Clock, SimClock
 from src.utils.logger import log, log_warning
@@ -191,6 +192,11 @@ class LockedFeed:
         """The price at ``t`` on the sub-minute path."""
         with self._lock:
             return self._inner.price_at(symbol, t)
+
+    def prices_at(self, symbol: str, times: Sequence[float]) -> list[float]:
+        """The price at each of ``times``, under one lock."""
+        with self._lock:
+            return feed_prices(self._inner, symbol, times)
 
 
 class MarketIndex:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from src.sim.feeds.base import MINUTE_MS, Kline, minute_open_ms
+from src.sim.feeds.base import MINUTE_MS, Kline, PriceFeed, minute_open_ms
 from src.sim.feeds.errors import FeedRangeError, UnknownSymbolError
 from src.sim.feeds.path import MinutePaths
 
@@ -175,6 +175,16 @@ class KlineTable:
         )
 
 
+def feed_prices(feed: PriceFeed, symbol: str, times: Sequence[float]) -> list[float]:
+    """``[feed.price_at(symbol, t) for t in times]`` from any feed, in one call when it
+    batches them (``prices_at``: :class:`TableFeed`, and the emulator's locked wrapper,
+    which then takes its lock once)."""
+    batch = getattr(feed, "prices_at", None)
+    if batch is not None:
+        return batch(symbol, times)  # type: ignore[no-any-return]
+    return [feed.price_at(symbol, t) for t in times]
+
+
 _COLUMNS = tuple(f.name for f in fields(KlineTable))
 _FEW_ROWS = 4  # up to this many rows, klines() reads them one by one
 
@@ -192,6 +202,7 @@ class TableFeed:
         self._symbols = tuple(symbols)
         self._paths = paths
         self._last: dict[str, tuple[int, list[float]]] = {}
+        self._rows: dict[str, Kline] = {}
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -234,8 +245,18 @@ class TableFeed:
             return []
         lo, hi = table.rows_between(start_ms, end_ms)
         if hi - lo <= _FEW_ROWS:  # a poll's few new minutes: no table slice at all
-            return [table.kline(i) for i in range(lo, hi)]
+            return [self._row(symbol, table, i) for i in range(lo, hi)]
         return table.take(lo, hi).to_klines()
+
+    def _row(self, symbol: str, table: KlineTable, i: int) -> Kline:
+        """Row ``i`` of the symbol's table, the last one built kept: polls read the
+        forming minute's candle again and again, and a minute's candle never changes."""
+        open_ms = table.first_open_ms + i * MINUTE_MS
+        kept = self._rows.get(symbol)
+        if kept is not None and kept.open_time_ms == open_ms:
+            return kept
+        kline = self._rows[symbol] = table.kline(i)
+        return kline
 
     def kline_at(self, symbol: str, t: float) -> Kline:
         """The candle of the minute containing Unix time ``t`` (seconds)."""
@@ -246,13 +267,37 @@ class TableFeed:
     def price_at(self, symbol: str, t: float) -> float:
         """The price at Unix time ``t`` on the minute's path (a step function)."""
         minute_ms = minute_open_ms(t)
+        path = self._path_of(symbol, minute_ms, t)
+        k = int((t - minute_ms / 1000) * self._paths.points_per_second)
+        return path[k] if k < len(path) else path[-1]
+
+    def _path_of(self, symbol: str, minute_ms: int, t: float) -> list[float]:
+        """The path of the minute opening at ``minute_ms`` (containing ``t``); the last
+        one of each symbol is kept at hand."""
         last = self._last.get(symbol)
         if last is None or last[0] != minute_ms:
             last = (minute_ms, self.minute_path(symbol, t))
             self._last[symbol] = last
-        path = last[1]
-        k = int((t - minute_ms / 1000) * self._paths.points_per_second)
-        return path[k] if k < len(path) else path[-1]
+        return last[1]
+
+    def prices_at(self, symbol: str, times: Sequence[float]) -> list[float]:
+        """``[self.price_at(symbol, t) for t in times]`` (the tests hold them equal), the
+        minute's path looked up once per run of times in the same minute: the forming
+        candle reads the seconds since its last poll, all in one minute."""
+        step = self._paths.points_per_second
+        prices: list[float] = []
+        minute_ms = -1
+        path: list[float] = []
+        start_s = 0.0
+        for t in times:
+            minute = minute_open_ms(t)
+            if minute != minute_ms:
+                minute_ms = minute
+                path = self._path_of(symbol, minute_ms, t)
+                start_s = minute_ms / 1000
+            k = int((t - start_s) * step)
+            prices.append(path[k] if k < len(path) else path[-1])
+        return prices
 
     def minute_path(self, symbol: str, t: float) -> list[float]:
         """The sub-minute path of the minute containing ``t``: one price per sample."""

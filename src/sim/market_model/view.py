@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from src.sim.feeds.base import PriceFeed
+from src.sim.feeds.table import feed_prices
 from src.sim.market_model.distributions import normal_cdf, unit_t_cdf
 from src.sim.market_model.params import MarketModelParams
 from src.sim.market_model.pricing import (
@@ -189,9 +190,7 @@ def fair_path_at(
 ) -> FairPath:
     """The fair value seen ``lag_s`` late at each of ``times`` (see :func:`fair_path`)."""
     seen = np.maximum(feed_first_s, times - lag_s)
-    price_at = feed.price_at
-    symbol = window.symbol
-    spot = np.array([price_at(symbol, t) for t in seen.tolist()])
+    spot = np.array(feed_prices(feed, window.symbol, seen.tolist()))
     return fair_values(
         spot, window.strike, sigma.at_many(seen), window.end - times, settings
     )

@@ -708,6 +708,8 @@ def merge_levels(
     """One side's resting and virtual levels as one aggregated side, best first."""
     if not shown:
         return resting
+    if not resting and len(shown) == 1 and (depth is None or depth > 0):
+        return shown  # a tape's single quote on an empty side: already aggregated
     sizes: dict[int, int] = {}
     for level in (*resting, *shown):
         sizes[level.price] = sizes.get(level.price, 0) + level.size

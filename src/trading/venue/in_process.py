@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
 
 from src.data.market_data.polymarket import BookLevel, OrderBook
 from src.sim.venue import errors as sim_errors
@@ -35,6 +37,7 @@ from src.trading.venue.port import (
 from src.utils.money import from_micro
 
 DEFAULT_TICK_MICRO = 10_000  # a token the venue does not list: the emulator's fallback
+LEVELS_KEPT = 4_096  # book levels kept converted (a day's distinct ones, many times over)
 
 
 def order_id_for(client_order_id: str) -> str:
@@ -84,6 +87,10 @@ class InProcessVenue:
     def __init__(self, venue: SimVenue, address: str) -> None:
         self._venue = venue
         self._address = address
+        # Decimals and market-data levels by micro-units: books are read every tick,
+        # their levels seldom change, and building the Decimals is most of a read
+        self._decimals: dict[int, Decimal] = {}
+        self._levels: dict[tuple[int, int], BookLevel] = {}
 
     @property
     def address(self) -> str:
@@ -217,21 +224,38 @@ class InProcessVenue:
     def book(self, token_id: str) -> OrderBook:
         """The simulator's book in the market-data types."""
         snap = self._venue.book(token_id)
-
-        def levels(raw: tuple[sim.BookLevel, ...]) -> tuple[BookLevel, ...]:
-            return tuple(BookLevel(from_micro(lv.price), from_micro(lv.size)) for lv in raw)
-
         return OrderBook(
             token_id=token_id,
-            bids=levels(snap.bids),
-            asks=levels(snap.asks),
+            bids=self._market_levels(snap.bids),
+            asks=self._market_levels(snap.asks),
             timestamp_ms=int(snap.timestamp * 1000),
-            tick_size=from_micro(snap.tick_size),
-            min_order_size=from_micro(snap.min_order_size),
+            tick_size=self._decimal(snap.tick_size),
+            min_order_size=self._decimal(snap.min_order_size),
             last_trade_price=None
             if snap.last_trade_price is None
-            else from_micro(snap.last_trade_price),
+            else self._decimal(snap.last_trade_price),
         )
+
+    def _market_levels(self, raw: tuple[sim.BookLevel, ...]) -> tuple[BookLevel, ...]:
+        """Venue levels (micro-units) as market-data levels (Decimal)."""
+        return tuple(self._level(lv.price, lv.size) for lv in raw)
+
+    def _level(self, price: int, size: int) -> BookLevel:
+        """``BookLevel(from_micro(price), from_micro(size))``, built once and shared."""
+        key = (price, size)
+        level = self._levels.get(key)
+        if level is None:
+            level = BookLevel(self._decimal(price), self._decimal(size))
+            _keep(self._levels, key, level)
+        return level
+
+    def _decimal(self, micro: int) -> Decimal:
+        """``from_micro(micro)``, built once and shared (a Decimal is immutable)."""
+        value = self._decimals.get(micro)
+        if value is None:
+            value = from_micro(micro)
+            _keep(self._decimals, micro, value)
+        return value
 
     def books(self, token_ids: Sequence[str]) -> dict[str, OrderBook]:
         """Every requested book (the simulator answers for any token it lists)."""
@@ -240,6 +264,13 @@ class InProcessVenue:
     def redeem(self, condition_id: str) -> int:
         """Redeem at the simulator (winning tokens pay 1.00)."""
         return self._venue.redeem(self._address, condition_id).paid
+
+
+def _keep(memo: dict[Any, Any], key: Any, value: Any) -> None:
+    """Remember ``value``, forgetting the oldest entry past ``LEVELS_KEPT``."""
+    if len(memo) >= LEVELS_KEPT:
+        del memo[next(iter(memo))]
+    memo[key] = value
 
 
 def _venue_order(order: sim.Order) -> VenueOrder:
