@@ -7,12 +7,19 @@ Runs every few Clock seconds on its own thread, so a slow Gamma never delays the
 
 from __future__ import annotations
 
+import sqlite3
+
 from src.bot.order_placer import OrderPlacer
 from src.data.db_connection import db_connection
 from src.data.market_data.polymarket import GammaClient
 from src.notifications.notifier import Kind, Notification, Notifier
 from src.trading.position_manager.jobs import Job, RedeemRequest
-from src.trading.position_manager.portfolio import windows_to_redeem, windows_to_resolve
+from src.trading.position_manager.portfolio import (
+    WindowRow,
+    windows_to_redeem,
+    windows_to_resolve,
+)
+from src.trading.position_manager.reconciliation import OPEN_LOCAL
 from src.trading.position_manager.settlement import settle_window
 from src.trading.venue.port import Venue
 from src.utils.clock import Clock
@@ -20,6 +27,9 @@ from src.utils.logger import log, log_warning
 from src.utils.money import micro_str
 
 DAY_S = 86_400
+_MARKS = ", ".join("?" for _ in OPEN_LOCAL)
+# The windows to redeem, whether an order is working, the positions sold since last step.
+_Chores = tuple[list[WindowRow], bool, list[sqlite3.Row]]
 
 
 class Settler:
@@ -43,18 +53,55 @@ class Settler:
         self._day = int(clock.now() // DAY_S)
 
     def step(self) -> None:
-        """Every post-trade chore once."""
-        self.resolve()
-        self.redeem()
-        self.placer.submit(Job("sync-orders", "order sync", sync_orders=True))
-        self.notify_exits()
+        """Every post-trade chore once: resolve, redeem, sync orders, notify exits, and
+        the daily summary.
+
+        The ledger is read once for all of them when nothing settles (most steps):
+        settling writes what the later chores read, so then they read it afresh.
+        """
+        now_ms = int(self.clock.now() * 1000)
+        with db_connection(readonly=True) as cur:
+            pending = windows_to_resolve(cur, now_ms)
+            chores = None if pending else self._chores(cur)
+        self._settle(pending)
+        if chores is None:
+            with db_connection(readonly=True) as cur:
+                chores = self._chores(cur)
+        redeemable, syncable, closed = chores
+        self._redeem(redeemable)
+        if syncable:
+            self.placer.submit(Job("sync-orders", "order sync", sync_orders=True))
+        self._notify_exits(closed)
         self.daily_summary()
+
+    def _chores(self, cur: sqlite3.Cursor) -> _Chores:
+        """What the chores after settlement read: the windows to redeem (when the
+        venue redeems), whether any order is still working (the order sync has
+        nothing to look up otherwise) and the positions sold since the last step."""
+        redeemable = windows_to_redeem(cur) if self.placer.redeem_supported else []
+        working = cur.execute(
+            f"SELECT EXISTS (SELECT 1 FROM orders WHERE status IN ({_MARKS}))",
+            OPEN_LOCAL,
+        ).fetchone()[0]
+        return redeemable, bool(working), self._closed(cur)
+
+    def _closed(self, cur: sqlite3.Cursor) -> list[sqlite3.Row]:
+        """Positions closed by a sale since the last step, in closing order."""
+        return cur.execute(
+            "SELECT id, symbol, outcome, exit_reason, realized_pnl_micro, closed_ms "
+            "FROM positions WHERE status = 'closed' AND closed_ms > ? ORDER BY closed_ms",
+            (self._closed_seen_ms,),
+        ).fetchall()
 
     def resolve(self) -> None:
         """Settle every ended window whose market has resolved."""
         now_ms = int(self.clock.now() * 1000)
         with db_connection(readonly=True) as cur:
             pending = windows_to_resolve(cur, now_ms)
+        self._settle(pending)
+
+    def _settle(self, pending: list[WindowRow]) -> None:
+        """Settle each of the ended windows whose market has resolved."""
         for window in pending:
             try:
                 market = self.gamma.market_by_slug(window.slug)
@@ -84,6 +131,10 @@ class Settler:
             return
         with db_connection(readonly=True) as cur:
             windows = windows_to_redeem(cur)
+        self._redeem(windows)
+
+    def _redeem(self, windows: list[WindowRow]) -> None:
+        """Queue a redemption of each window (those without a market id cannot be)."""
         for window in windows:
             if window.condition_id is None:
                 continue
@@ -98,11 +149,11 @@ class Settler:
     def notify_exits(self) -> None:
         """One notification per position closed by a sale since the last step."""
         with db_connection(readonly=True) as cur:
-            rows = cur.execute(
-                "SELECT id, symbol, outcome, exit_reason, realized_pnl_micro, closed_ms "
-                "FROM positions WHERE status = 'closed' AND closed_ms > ? ORDER BY closed_ms",
-                (self._closed_seen_ms,),
-            ).fetchall()
+            closed = self._closed(cur)
+        self._notify_exits(closed)
+
+    def _notify_exits(self, rows: list[sqlite3.Row]) -> None:
+        """Log and notify each sold position of ``rows`` (closed_ms order)."""
         for row in rows:
             self._closed_seen_ms = max(self._closed_seen_ms, int(row["closed_ms"]))
             reason = row["exit_reason"] or "exit"

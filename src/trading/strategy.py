@@ -13,24 +13,27 @@ size) is :func:`src.trading.logic.decide`.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from math import isfinite
+from operator import is_
+from typing import Generic, TypeVar
 
 from src.data.market_data.indicators import Indicators, compute_indicators
 from src.data.market_data.polymarket import MAX_BOOK_SIZE, TICK_SIZES
-from src.data.market_data.price_validation import ValidationMemo, ValidationResult
+from src.data.market_data.price_validation import (
+    ValidationConfig,
+    ValidationMemo,
+    ValidationResult,
+)
 from src.data.market_data.windows import WindowRef
 from src.sim.feeds.base import Kline
 from src.trading.params import StrategyParams
 from src.trading.signals import directional
-from src.trading.signals.confidence import (
-    ConfidenceResult,
-    additive_confidence,
-    apply_safety,
-    bayesian_confidence,
-    directional_sums,
-)
+from src.trading.signals.confidence import ConfidenceResult, safe_confidences
 from src.trading.signals.fair_value import FairValue, fair_value
+from src.trading.signals.mathx import log_odds
 from src.trading.signals.types import Reason, SignalName, SignalResult
 
 # No venue tick is finer; a finer one is absurd and only overflows the tick rounding.
@@ -39,6 +42,8 @@ _FINEST_TICK = min(TICK_SIZES)
 # remembered per klines tuple (the same answers, see ValidationMemo).
 _VALIDATIONS = ValidationMemo()
 _BP = 1e-4
+_ZERO = Decimal(0)
+_ONE = Decimal(1)
 # How far a book's timestamp may run ahead of our clock: the venue's clock and ours drift
 # apart by a second or two (NTP, request latency). Beyond this the book is refused as
 # FUTURE_DATA — it is not a skew but a bad clock (ours or the venue's) or a bad stamp.
@@ -164,7 +169,7 @@ def analyze(snapshot: MarketSnapshot, params: StrategyParams) -> Analysis | Inpu
     if not _finite(snapshot.now):
         return InputProblem(Reason.INVALID_INPUT, f"now {snapshot.now!r}")
     fee = snapshot.fee_rate
-    if not (isinstance(fee, Decimal) and fee.is_finite() and 0 <= fee < 1):
+    if not (isinstance(fee, Decimal) and fee.is_finite() and _ZERO <= fee < _ONE):
         return InputProblem(Reason.INVALID_FEE_RATE, f"fee rate {fee!r}")
     ind = snapshot.indicators
     if ind is None:
@@ -192,20 +197,23 @@ def analyze(snapshot: MarketSnapshot, params: StrategyParams) -> Analysis | Inpu
         )
     sigma = fair.sigma_1m
     mid = snapshot.book.mid
-    history = [(p.t, p.price) for p in snapshot.mid_history if isinstance(p, PricePoint)]
-    signals = (
-        directional.price_momentum(ind, sigma, params),
-        directional.polymarket_momentum(mid, history, snapshot.now, params),
-        directional.order_flow(ind, params),
-        directional.divergence(fair.p_up, fair.p_down, mid, params),
-        directional.volume_momentum(ind, sigma, params),
-    )
-    validation = _VALIDATIONS.validate(snapshot.klines, sigma, params.validation_config())
-    weights = params.weights
     prior_up, prior_down = float(mid), float(1 - mid)
-    sums = directional_sums(signals, weights)
-    additive = additive_confidence(signals, weights, prior_up, prior_down, params, sums)
-    bayesian = bayesian_confidence(signals, weights, prior_up, prior_down, params, sums)
+    # The mid in log-odds (= mid_log_odds(mid)), read by the momentum, the divergence and
+    # the Bayesian prior.
+    mid_odds = log_odds(prior_up, prior_down, params.prior_clip)
+    price, flow, volume = _kline_signals(ind, sigma, params)
+    signals = (
+        price,
+        mid_momentum(mid_odds, snapshot.mid_history, snapshot.now, params),
+        flow,
+        directional.divergence_from_odds(fair.p_up, fair.p_down, mid_odds, params),
+        volume,
+    )
+    weights, validation_config = _derived(params)
+    validation = _VALIDATIONS.validate(snapshot.klines, sigma, validation_config)
+    additive, bayesian = safe_confidences(
+        signals, weights, prior_up, prior_down, params, validation, prior_odds=mid_odds
+    )
     return Analysis(
         spot=spot,
         market_p_up=prior_up,
@@ -213,11 +221,29 @@ def analyze(snapshot: MarketSnapshot, params: StrategyParams) -> Analysis | Inpu
         fair=fair,
         signals=signals,
         validation=validation,
-        additive=apply_safety(additive, signals, validation, params),
-        bayesian=apply_safety(bayesian, signals, validation, params),
+        additive=additive,
+        bayesian=bayesian,
         method=params.confidence_method,
         reference_used=reference is not None,
     )
+
+
+def mid_momentum(
+    mid_odds: float, history: Sequence[PricePoint], now: float, params: StrategyParams
+) -> SignalResult:
+    """:func:`~src.trading.signals.directional.polymarket_momentum` of the
+    :class:`PricePoint` s in ``history`` (anything else in it is ignored), from the mid's
+    log-odds (:func:`~src.trading.signals.directional.mid_log_odds`).
+
+    A history known clean and in time order (:class:`CleanHistories`: the board's, as a
+    rule) has its reference bisected; any other is scanned.
+    """
+    if _CLEAN_MIDS.is_clean(history):
+        reference = directional.ordered_momentum_reference(history, now, params)
+    else:
+        pairs = [(p.t, p.price) for p in history if isinstance(p, PricePoint)]
+        reference = directional.momentum_reference(pairs, now, params)
+    return directional.momentum_from_reference(mid_odds, reference, params)
 
 
 def reference_pair(
@@ -254,14 +280,15 @@ def check_book(book: BookTop, now: float, params: StrategyParams) -> InputProble
         return InputProblem(Reason.NO_BOOK, "empty book")
     if bid is None or ask is None:
         return InputProblem(Reason.ONE_SIDED_BOOK, f"bid {bid} ask {ask}")
+    # (Decimal bounds: comparing two Decimals is twice as fast as a Decimal and an int.)
     for label, value in (("bid", bid), ("ask", ask)):
-        if not (isinstance(value, Decimal) and value.is_finite() and 0 < value < 1):
+        if not (isinstance(value, Decimal) and value.is_finite() and _ZERO < value < _ONE):
             return InputProblem(Reason.INVALID_BOOK, f"{label} {value!r}")
     # Bounded, not just finite: sizing and tick rounding divide and quantize these, and a
     # 10^26-share level or a 10^-999999999 tick breaks Decimal's precision or range there.
     for label, value in (("bid size", book.bid_size), ("ask size", book.ask_size)):
         finite = isinstance(value, Decimal) and value.is_finite()
-        if not (finite and 0 <= value <= MAX_BOOK_SIZE):
+        if not (finite and _ZERO <= value <= MAX_BOOK_SIZE):
             return InputProblem(Reason.INVALID_BOOK, f"{label} {value!r}")
     tick = book.tick_size
     if tick is not None and not (
@@ -313,3 +340,144 @@ def _finite(x: object) -> bool:
 
 def _positive(x: object) -> bool:
     return _finite(x) and x > 0  # type: ignore[operator]
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class IdentityMemo(Generic[K, V]):
+    """Values computed from immutable objects, remembered by the objects' identity.
+
+    An entry holds its object, so the id cannot be reused while the entry lives; a full
+    memo starts over (bounded, a few entries per coin). Safe to share between threads:
+    dict reads and writes are atomic, and a race at worst computes a value twice.
+    """
+
+    def __init__(self, size: int = 64) -> None:
+        self._size = size
+        self._entries: dict[int, tuple[K, V]] = {}
+
+    def get(self, key: K) -> V | None:
+        """The value remembered for ``key`` (this very object), or None."""
+        hit = self._entries.get(id(key))
+        return hit[1] if hit is not None and hit[0] is key else None
+
+    def put(self, key: K, value: V) -> None:
+        """Remember ``value`` for ``key``."""
+        entries = self._entries
+        if len(entries) >= self._size:
+            entries.clear()
+        entries[id(key)] = (key, value)
+
+
+_Derived = tuple[tuple[float, ...], ValidationConfig]
+# The signal weights and validation thresholds of a parameter set (built on every call).
+_DERIVED: IdentityMemo[StrategyParams, _Derived] = IdentityMemo(8)
+
+
+def _derived(params: StrategyParams) -> _Derived:
+    """``(params.weights, params.validation_config())``, once per parameter set (frozen:
+    the same answers for as long as it lives)."""
+    derived = _DERIVED.get(params)
+    if derived is None:
+        derived = (params.weights, params.validation_config())
+        if type(params) is StrategyParams:  # a subclass might not be immutable
+            _DERIVED.put(params, derived)
+    return derived
+
+
+_KlineSignals = tuple[SignalResult, SignalResult, SignalResult]
+# Per indicator snapshot (a new one each minute) and parameter set: the signals that read
+# only the indicators and σ — itself a function of the two (the fair value's floor).
+_KLINE_SIGNALS: IdentityMemo[Indicators, tuple[StrategyParams, _KlineSignals]] = (
+    IdentityMemo()
+)
+
+
+def _kline_signals(ind: Indicators, sigma: float, params: StrategyParams) -> _KlineSignals:
+    """Price momentum, order flow and volume momentum, once per indicator snapshot.
+
+    ``sigma`` must be the fair value's σ of ``ind`` under ``params``.
+    """
+    hit = _KLINE_SIGNALS.get(ind)
+    if hit is not None and hit[0] is params:
+        return hit[1]
+    signals = (
+        directional.price_momentum(ind, sigma, params),
+        directional.order_flow(ind, params),
+        directional.volume_momentum(ind, sigma, params),
+    )
+    if type(ind) is Indicators and type(params) is StrategyParams:  # immutable
+        _KLINE_SIGNALS.put(ind, (params, signals))
+    return signals
+
+
+class CleanHistories:
+    """Mid histories known clean — every point a :class:`PricePoint` with a finite float
+    time and a Decimal price in (0, 1) — and in time order.
+
+    Each poll adds a point to a coin's history (the board may drop the oldest) and every
+    decision gets it as a new tuple of the same point objects: a history is known clean
+    when its points up to one of its last few are, object for object, the end of a
+    history known before, and the points after that are checked one by one. Entries are
+    keyed on their last point's identity and hold their history (the id cannot be reused
+    while the entry lives); the history that extends an entry replaces it. Bounded; safe
+    to share between threads (at worst a history is checked in full twice).
+    """
+
+    _REACH = 3  # newest points of a history tried as the end of a known one
+
+    def __init__(self, size: int = 64) -> None:
+        self._size = size
+        self._known: dict[int, tuple[PricePoint, ...]] = {}
+
+    def is_clean(self, history: object) -> bool:
+        """True when ``history`` is a non-empty tuple of clean points in time order."""
+        if type(history) is not tuple or not history:
+            return False
+        start, found = self._known_prefix(history)
+        if not _clean_from(history, start):
+            return False
+        known = self._known
+        if found is not None:
+            known.pop(found, None)
+        if len(known) >= self._size:
+            known.clear()
+        known[id(history[-1])] = history
+        return True
+
+    def _known_prefix(self, history: tuple[object, ...]) -> tuple[int, int | None]:
+        """How many leading points are the end of a known history, and its key."""
+        n = len(history)
+        for back in range(1, min(n, self._REACH) + 1):
+            point = history[-back]
+            known = self._known.get(id(point))
+            if known is None or known[-1] is not point:
+                continue
+            overlap = n - back + 1
+            if overlap <= len(known) and all(
+                map(is_, history[:overlap], known[len(known) - overlap :])
+            ):
+                return overlap, id(point)
+        return 0, None
+
+
+def _clean_from(history: tuple[object, ...], start: int) -> bool:
+    """Are the points from ``start`` clean, and in time order from the one before?"""
+    previous = history[start - 1].t if start else -math.inf  # type: ignore[attr-defined]
+    for i in range(start, len(history)):
+        point = history[i]
+        if type(point) is not PricePoint:
+            return False
+        t, price = point.t, point.price
+        # NaN fails the order test, ±inf the finite one
+        if type(t) is not float or not (previous <= t and isfinite(t)):
+            return False
+        if not (type(price) is Decimal and price.is_finite() and _ZERO < price < _ONE):
+            return False
+        previous = t
+    return True
+
+
+_CLEAN_MIDS = CleanHistories()

@@ -107,6 +107,38 @@ def is_valid_kline(k: object) -> bool:
     """True when ``k`` is a :class:`Kline` whose numbers can be trusted in signal math."""
     if not isinstance(k, Kline):
         return False
+    o, h, lo, c = k.open, k.high, k.low, k.close
+    v, buy = k.volume, k.taker_buy_volume
+    if (
+        type(o) is float
+        and type(h) is float
+        and type(lo) is float
+        and type(c) is float
+        and type(v) is float
+        and type(buy) is float
+        and type(k.open_time_ms) is int
+    ):
+        # Plain floats, the rule: no bool, no TypeError, and once finite no NaN, so the
+        # checks below reduce to comparisons (low ≤ open, close ≤ high; low > 0 makes
+        # every price positive).
+        return (
+            _isfinite(o)
+            and _isfinite(h)
+            and _isfinite(lo)
+            and _isfinite(c)
+            and _isfinite(v)
+            and _isfinite(buy)
+            and 0 < lo <= o <= h
+            and lo <= c <= h
+            and v >= 0
+            and buy >= 0
+            and buy <= v * (1 + _TAKER_TOLERANCE) + _TAKER_TOLERANCE
+        )
+    return _is_valid_kline_any(k)
+
+
+def _is_valid_kline_any(k: Kline) -> bool:
+    """:func:`is_valid_kline` for a kline holding anything (bools, ints, strings...)."""
     try:
         for x in (k.open, k.high, k.low, k.close, k.volume, k.taker_buy_volume):
             if isinstance(x, bool) or not _isfinite(x):

@@ -20,6 +20,7 @@ function is pure and never raises: malformed input becomes a flag.
 from __future__ import annotations
 
 import enum
+import functools
 import itertools
 import math
 import statistics
@@ -234,6 +235,12 @@ def _result(
     long_z: float,
     short_z: float,
 ) -> ValidationResult:
-    names = [f.name.lower().replace("_", " ") for f in _FLAG_ORDER if f in flags and f.name]
-    reason = ", ".join(names) if names else "clean"
+    reason = _reason(flags)
     return ValidationResult(flags, reason, sigma, wick, volume_ratio, gap, long_z, short_z)
+
+
+@functools.lru_cache(maxsize=2 ** len(_FLAG_ORDER))  # one entry per set of flags
+def _reason(flags: PriceFlag) -> str:
+    """The flags' names in a fixed order ("clean" for none)."""
+    names = [f.name.lower().replace("_", " ") for f in _FLAG_ORDER if f in flags and f.name]
+    return ", ".join(names) if names else "clean"

@@ -31,6 +31,11 @@ from src.trading.params import StrategyParams
 from src.trading.signals.mathx import log_odds, sigmoid
 from src.trading.signals.types import SIGNAL_SOURCE, Direction, SignalResult
 
+_UP, _NEUTRAL = Direction.UP, Direction.NEUTRAL
+# A result's fields before the safety rules: method, score, P(Up), P(Down), direction, the
+# raw confidence and the confidence (the raw one, until the rules change it).
+_Fields = tuple[str, float, float, float, Direction, float, float]
+
 
 class ValidationAction(enum.Enum):
     """What price validation did to a confidence."""
@@ -69,12 +74,13 @@ def directional_sums(
     """``(Σ wᵢsᵢ over UP signals, Σ wᵢsᵢ over DOWN signals)``; NEUTRAL signals add nothing."""
     up = down = 0.0
     for signal, weight in zip(signals, weights, strict=True):
-        if signal.is_neutral:
+        direction, strength = signal.direction, signal.strength
+        if direction is _NEUTRAL or strength <= 0.0:  # signal.is_neutral, inline
             continue
-        if signal.direction is Direction.UP:
-            up += weight * signal.strength
+        if direction is _UP:
+            up += weight * strength
         else:
-            down += weight * signal.strength
+            down += weight * strength
     return up, down
 
 
@@ -91,11 +97,7 @@ def additive_confidence(
     ``sums``: ``directional_sums(signals, weights)`` when the caller has it already.
     """
     up, down = directional_sums(signals, weights) if sums is None else sums
-    vote = _vote(up, down, params.additive_opposition_penalty)
-    shift = params.additive_max_shift
-    p_up = _linear_pool(prior_up, prior_down, vote, shift)
-    p_down = _linear_pool(prior_down, prior_up, -vote, shift)
-    return _result("additive", vote, p_up, p_down)
+    return ConfidenceResult(*_additive(up, down, prior_up, prior_down, params))
 
 
 def bayesian_confidence(
@@ -105,12 +107,38 @@ def bayesian_confidence(
     prior_down: float,
     params: StrategyParams,
     sums: tuple[float, float] | None = None,
+    prior_odds: float | None = None,
 ) -> ConfidenceResult:
-    """Log-odds accumulation from the market prior (``sums`` as for the additive one)."""
+    """Log-odds accumulation from the market prior (``sums`` as for the additive one;
+    ``prior_odds``: ``log_odds(prior_up, prior_down, params.prior_clip)``, if known)."""
     up, down = directional_sums(signals, weights) if sums is None else sums
-    scale = params.bayes_llr_scale
-    score = log_odds(prior_up, prior_down, params.prior_clip) + (scale * up - scale * down)
-    return _result("bayesian", score, sigmoid(score), sigmoid(-score))
+    if prior_odds is None:
+        prior_odds = log_odds(prior_up, prior_down, params.prior_clip)
+    return ConfidenceResult(*_bayesian(up, down, prior_odds, params))
+
+
+def safe_confidences(
+    signals: Sequence[SignalResult],
+    weights: Sequence[float],
+    prior_up: float,
+    prior_down: float,
+    params: StrategyParams,
+    validation: ValidationResult,
+    prior_odds: float | None = None,
+) -> tuple[ConfidenceResult, ConfidenceResult]:
+    """Both methods after the safety rules — ``apply_safety`` of ``additive_confidence``
+    and of ``bayesian_confidence`` — without the results before the rules, and with the
+    confirmations counted once when both methods lean the same way."""
+    up, down = directional_sums(signals, weights)
+    if prior_odds is None:
+        prior_odds = log_odds(prior_up, prior_down, params.prior_clip)
+    additive = _additive(up, down, prior_up, prior_down, params)
+    bayesian = _bayesian(up, down, prior_odds, params)
+    counted: dict[Direction, int] = {}
+    return (
+        _safe(additive, signals, validation, params, counted),
+        _safe(bayesian, signals, validation, params, counted),
+    )
 
 
 def count_confirmations(
@@ -143,12 +171,20 @@ def apply_safety(
             result.confirmation_limited,
             result.validation,
         )
-    conf = result.raw_confidence
-    capped = conf > params.confidence_cap
-    conf = min(conf, params.confidence_cap)
     confirmations = count_confirmations(
         signals, result.direction, params.strong_signal_threshold
     )
+    return _with(result, *_rules(result.raw_confidence, confirmations, validation, params))
+
+
+def _rules(
+    raw: float, confirmations: int, validation: ValidationResult, params: StrategyParams
+) -> tuple[float, int, bool, bool, ValidationAction]:
+    """The safety fields of a leaning confidence: ``(confidence, confirmations, capped,
+    confirmation_limited, validation)``."""
+    conf = raw
+    capped = conf > params.confidence_cap
+    conf = min(conf, params.confidence_cap)
     limited = False
     if (
         conf > params.extreme_confidence
@@ -164,7 +200,55 @@ def apply_safety(
             conf, action = threshold, ValidationAction.DAMPED
         else:
             action = ValidationAction.PASSED
-    return _with(result, conf, confirmations, capped, limited, action)
+    return conf, confirmations, capped, limited, action
+
+
+def _additive(
+    up: float, down: float, prior_up: float, prior_down: float, params: StrategyParams
+) -> _Fields:
+    """The additive result's fields (safety fields left at their defaults)."""
+    vote = _vote(up, down, params.additive_opposition_penalty)
+    shift = params.additive_max_shift
+    p_up = _linear_pool(prior_up, prior_down, vote, shift)
+    p_down = _linear_pool(prior_down, prior_up, -vote, shift)
+    return _fields("additive", vote, p_up, p_down)
+
+
+def _bayesian(up: float, down: float, prior_odds: float, params: StrategyParams) -> _Fields:
+    """The Bayesian result's fields (safety fields left at their defaults)."""
+    scale = params.bayes_llr_scale
+    score = prior_odds + (scale * up - scale * down)
+    return _fields("bayesian", score, sigmoid(score), sigmoid(-score))
+
+
+def _safe(
+    fields: _Fields,
+    signals: Sequence[SignalResult],
+    validation: ValidationResult,
+    params: StrategyParams,
+    counted: dict[Direction, int],
+) -> ConfidenceResult:
+    """``apply_safety(ConfidenceResult(*fields), …)`` built once; ``counted`` keeps the
+    confirmations per direction for the next method."""
+    direction = fields[4]
+    if direction is Direction.NEUTRAL:
+        # a fresh result's safety fields are the defaults: 0, False, False, NOT_NEEDED
+        return ConfidenceResult(
+            *fields[:6],
+            min(0.5, params.confidence_cap),
+            0,
+            False,
+            False,
+            ValidationAction.NOT_NEEDED,
+        )
+    confirmations = counted.get(direction)
+    if confirmations is None:
+        confirmations = counted[direction] = count_confirmations(
+            signals, direction, params.strong_signal_threshold
+        )
+    return ConfidenceResult(
+        *fields[:6], *_rules(fields[5], confirmations, validation, params)
+    )
 
 
 def _with(
@@ -206,11 +290,12 @@ def _linear_pool(p: float, p_complement: float, vote: float, shift: float) -> fl
     return p * (1.0 + vote * shift)
 
 
-def _result(method: str, score: float, p_up: float, p_down: float) -> ConfidenceResult:
+def _fields(method: str, score: float, p_up: float, p_down: float) -> _Fields:
+    """A result's fields up to ``confidence`` (= the raw confidence, before the rules)."""
     if p_up > p_down:
         direction, raw = Direction.UP, p_up
     elif p_down > p_up:
         direction, raw = Direction.DOWN, p_down
     else:
         direction, raw = Direction.NEUTRAL, 0.5
-    return ConfidenceResult(method, score, p_up, p_down, direction, raw, raw)
+    return method, score, p_up, p_down, direction, raw, raw

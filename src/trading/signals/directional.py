@@ -12,9 +12,12 @@ returns negated, taker buys ↔ sells) negates every value and keeps every stren
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from decimal import Decimal
 from math import isfinite
+from operator import attrgetter
+from typing import Protocol
 
 from src.data.market_data.indicators import Indicators
 from src.trading.params import StrategyParams
@@ -23,6 +26,19 @@ from src.trading.signals.types import Direction, SignalName, SignalResult
 
 _ZERO = Decimal(0)
 _ONE = Decimal(1)
+
+
+class TimedPrice(Protocol):
+    """A point of the Up mid's history (``strategy.PricePoint``)."""
+
+    @property
+    def t(self) -> float: ...
+
+    @property
+    def price(self) -> Decimal: ...
+
+
+_time_of = attrgetter("t")
 
 
 def graded(
@@ -84,7 +100,16 @@ def polymarket_momentum(
     neither the signal is NEUTRAL. Log-odds make a move from 0.90 to 0.95 count like one from
     0.50 to 0.68: both double the odds.
     """
-    name = SignalName.POLYMARKET_MOMENTUM
+    reference = momentum_reference(history, now, params)
+    if reference is None:
+        return neutral(SignalName.POLYMARKET_MOMENTUM, "no mid history")
+    return momentum_from_reference(mid_log_odds(mid_now, params), reference, params)
+
+
+def momentum_reference(
+    history: Sequence[tuple[float, Decimal]], now: float, params: StrategyParams
+) -> Decimal | None:
+    """The reference mid of :func:`polymarket_momentum` (None: no usable point)."""
     target = now - params.pm_lookback_s
     latest_allowed = now - params.pm_min_span_s
     reference: Decimal | None = None
@@ -111,13 +136,47 @@ def polymarket_momentum(
             oldest = (t, price)
     if reference is None and oldest is not None:
         reference = oldest[1]
+    return reference
+
+
+def ordered_momentum_reference(
+    points: Sequence[TimedPrice], now: float, params: StrategyParams
+) -> Decimal | None:
+    """:func:`momentum_reference` of points known clean (finite float times, Decimal
+    prices in (0, 1)) and in time order: bisected, not scanned for."""
+    target = now - params.pm_lookback_s
+    latest_allowed = now - params.pm_min_span_s
+    if math.isnan(target) or math.isnan(latest_allowed):
+        # bisection reads a NaN bound as "after everything", the scan as "matches nothing"
+        return momentum_reference([(p.t, p.price) for p in points], now, params)
+    usable = bisect_right(points, latest_allowed, key=_time_of)  # old enough
+    if not usable:
+        return None
+    below = bisect_right(points, target, 0, usable, key=_time_of)
+    if not below:
+        return points[0].price  # none old enough: the oldest, the first in order
+    # the scan keeps the first of equal times: the leftmost point at the latest time
+    latest = points[below - 1].t
+    return points[bisect_left(points, latest, 0, below, key=_time_of)].price
+
+
+def momentum_from_reference(
+    mid_odds: float, reference: Decimal | None, params: StrategyParams
+) -> SignalResult:
+    """The momentum signal from the mid's log-odds (:func:`mid_log_odds`) and its
+    reference mid (None: no usable history, NEUTRAL)."""
+    name = SignalName.POLYMARKET_MOMENTUM
     if reference is None:
         return neutral(name, "no mid history")
     clip = params.prior_clip
-    change = log_odds(float(mid_now), float(1 - mid_now), clip) - log_odds(
-        float(reference), float(1 - reference), clip
-    )
+    change = mid_odds - log_odds(float(reference), float(1 - reference), clip)
     return graded(name, change, params.pm_scale, params)
+
+
+def mid_log_odds(mid: Decimal, params: StrategyParams) -> float:
+    """The Up mid in log-odds, as the momentum and divergence signals and the Bayesian
+    prior read it: ``ln(p / (1 − p))``, clipped."""
+    return log_odds(float(mid), float(1 - mid), params.prior_clip)
 
 
 def order_flow(ind: Indicators, params: StrategyParams) -> SignalResult:
@@ -135,10 +194,14 @@ def divergence(
 
     ``value = logit(fair) − logit(mid)``: positive when Binance implies Up is under-priced.
     """
-    clip = params.prior_clip
-    gap = log_odds(fair_up, fair_down, clip) - log_odds(
-        float(mid_up), float(1 - mid_up), clip
-    )
+    return divergence_from_odds(fair_up, fair_down, mid_log_odds(mid_up, params), params)
+
+
+def divergence_from_odds(
+    fair_up: float, fair_down: float, mid_odds: float, params: StrategyParams
+) -> SignalResult:
+    """:func:`divergence` from the mid's log-odds (:func:`mid_log_odds`)."""
+    gap = log_odds(fair_up, fair_down, params.prior_clip) - mid_odds
     return graded(SignalName.DIVERGENCE, gap, params.divergence_scale, params)
 
 

@@ -7,6 +7,7 @@ closed forms for 1–4 degrees of freedom and against the normal limit.
 
 from __future__ import annotations
 
+import functools
 import math
 
 _SQRT2 = math.sqrt(2.0)
@@ -60,41 +61,48 @@ def regularized_beta(
         return 0.0
     if xc <= 0.0:
         return 1.0
-    log_front = (
-        math.lgamma(a + b)
-        - math.lgamma(a)
-        - math.lgamma(b)
-        + a * math.log(x)
-        + b * math.log(xc)
-    )
+    log_front = _log_beta_front(a, b) + a * math.log(x) + b * math.log(xc)
     if x < (a + 1.0) / (a + b + 2.0):
         return math.exp(log_front) * _beta_fraction(a, b, x) / a
     return 1.0 - math.exp(log_front) * _beta_fraction(b, a, xc) / b
 
 
+@functools.lru_cache(maxsize=64)  # a few (a, b) pairs: the degrees of freedom in use
+def _log_beta_front(a: float, b: float) -> float:
+    """``ln Γ(a+b) − ln Γ(a) − ln Γ(b)``, the part of the front factor that depends on
+    the parameters alone (evaluated left to right, as the whole sum is)."""
+    return math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+
+
 def _beta_fraction(a: float, b: float, x: float) -> float:
-    """Continued fraction of the incomplete beta (modified Lentz)."""
+    """Continued fraction of the incomplete beta (modified Lentz).
+
+    Each step's sums are computed once and reused (the same floats as writing them out
+    twice); the constants are locals: this loop runs for every fair value.
+    """
+    tiny, eps = _BETA_TINY, _BETA_EPS
     qab, qap, qam = a + b, a + 1.0, a - 1.0
     c = 1.0
     d = 1.0 - qab * x / qap
-    d = 1.0 / (d if abs(d) > _BETA_TINY else _BETA_TINY)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
     h = d
     for m in range(1, _BETA_MAX_ITER + 1):
         m2 = 2 * m
-        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        a_m2 = a + m2
+        aa = m * (b - m) * x / ((qam + m2) * a_m2)
         d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) > _BETA_TINY else _BETA_TINY)
+        d = 1.0 / (d if abs(d) > tiny else tiny)
         c = 1.0 + aa / c
-        c = c if abs(c) > _BETA_TINY else _BETA_TINY
+        c = c if abs(c) > tiny else tiny
         h *= d * c
-        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        aa = -(a + m) * (qab + m) * x / (a_m2 * (qap + m2))
         d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) > _BETA_TINY else _BETA_TINY)
+        d = 1.0 / (d if abs(d) > tiny else tiny)
         c = 1.0 + aa / c
-        c = c if abs(c) > _BETA_TINY else _BETA_TINY
+        c = c if abs(c) > tiny else tiny
         step = d * c
         h *= step
-        if abs(step - 1.0) < _BETA_EPS:
+        if abs(step - 1.0) < eps:
             break
     return h
 
