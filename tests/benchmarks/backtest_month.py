@@ -34,6 +34,7 @@ def main(days: float) -> dict[str, float]:
         started = time.perf_counter()
         run = run_backtest(spec, settings, Path(tmp) / "ledger.db")
         ran = time.perf_counter()
+        run_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         report = write_outputs(
             Path(tmp), to_micro(settings.sim_starting_balance), run.windows, {"seed": 1}
         )
@@ -47,6 +48,7 @@ def main(days: float) -> dict[str, float]:
         "ticks": run.ticks,
         "decisions": report.summary["decisions"],
         "ledger_mib": ledger_mib,
+        "run_peak_rss_mib": run_rss,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
