@@ -47,6 +47,10 @@ class InProcessBinanceClient:
         self._clock = clock
         # the forming minute's extremes, kept between polls (same answers, fewer reads)
         self._paths = binance_api.FormingPaths()
+        # per symbol, the last span's minutes: (first, read_end, candles). A poll asks
+        # from its last closed minute to now, the same span until a minute closes, and a
+        # minute's candle never changes (one slot a symbol: bounded)
+        self._minutes: dict[str, tuple[int, int, list[Kline]]] = {}
 
     def _answer(self, func: Any, params: dict[str, Any], **extra: Any) -> Any:
         query = {k: str(v) for k, v in params.items()}
@@ -62,8 +66,25 @@ class InProcessBinanceClient:
     def parsed_klines(self, **params: Any) -> list[Kline]:
         """``parse_klines(get_klines(...))`` without writing the candles as text and
         reading them back: the same rows with numbers (:func:`~src.sim.binance_api.
-        kline_values`), through the same parser (``BinanceMarketData`` asks this way)."""
-        bars = self._answer(binance_api.kline_bars, params, paths=self._paths)
+        kline_values`), through the same parser (``BinanceMarketData`` asks this way).
+        The same range rules (:func:`~src.sim.binance_api.kline_span`) pick the bars;
+        a span asked again reuses its closed minutes (:attr:`_minutes`)."""
+        # ints as they are (what their text reads as), anything else as its text
+        query = {k: v if type(v) is int else str(v) for k, v in params.items()}
+        now = self._clock.now()
+        try:
+            span = binance_api.kline_span(self._feed, now, query)
+        except binance_api.BinanceApiError as exc:
+            raise MarketDataError(f"Binance error {exc.code}: {exc.msg}") from None
+        if span is None:
+            return []
+        kept = self._minutes.get(span.symbol)
+        if kept is not None and kept[0] == span.first and kept[1] == span.read_end:
+            minutes = kept[2]
+        else:
+            minutes = self._feed.klines(span.symbol, span.first, span.read_end)
+            self._minutes[span.symbol] = (span.first, span.read_end, minutes)
+        bars = binance_api.span_bars(self._feed, now, span, self._paths, minutes)
         return parse_klines([binance_api.kline_values(b) for b in bars])
 
     def get_symbol_ticker(self, **params: Any) -> Any:

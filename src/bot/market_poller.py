@@ -18,7 +18,7 @@ from src.data.db_connection import db_connection
 from src.data.market_data.binance import BinanceMarketData
 from src.data.market_data.chainlink import ReferenceSource
 from src.data.market_data.polymarket import MarketDirectory, MarketInfo, OrderBook
-from src.data.market_data.windows import current_window
+from src.data.market_data.windows import WindowRef, current_window, window_start
 from src.data.windows_store import set_window_strike, upsert_window
 from src.trading.venue.port import Venue, VenueUnavailableError
 from src.utils.clock import Clock
@@ -49,12 +49,16 @@ class MarketPoller:
         self._strikes: dict[str, float] = {}
         self._strike_saved: set[str] = set()
         self.book_failures = 0
+        # (window start, coins, their windows, the next ones): see _windows_at
+        self._windows: (
+            tuple[int, tuple[str, ...], dict[str, WindowRef], list[WindowRef]] | None
+        ) = None
 
     def step(self) -> None:
         """Poll everything once and publish."""
         now = self.clock.now()
-        windows = {coin: current_window(coin, now) for coin in self.board.coins}
-        self.directory.prefetch([w.next() for w in windows.values()])
+        windows, upcoming = self._windows_at(now)
+        self.directory.prefetch(upcoming)
         markets = {coin: self.directory.lookup(w) for coin, w in windows.items()}
         up_tokens = [m.up_token_id for m in markets.values() if m is not None]
         books: dict[str, OrderBook] = {}
@@ -92,6 +96,17 @@ class MarketPoller:
                 )
             )
         self.on_update()
+
+    def _windows_at(self, now: float) -> tuple[dict[str, WindowRef], list[WindowRef]]:
+        """Each coin's current window and the next ones, built once a window: every poll
+        in it asks for the same (equal, immutable) windows."""
+        start = window_start(now)
+        kept = self._windows
+        if kept is None or kept[0] != start or kept[1] is not self.board.coins:
+            windows = {coin: current_window(coin, now) for coin in self.board.coins}
+            kept = (start, self.board.coins, windows, [w.next() for w in windows.values()])
+            self._windows = kept
+        return kept[2], kept[3]
 
     def _strike(self, coin: str, start: int) -> float | None:
         key = f"{coin}:{start}"

@@ -69,10 +69,15 @@ def _symbol(feed: PriceFeed, query: Mapping[str, str]) -> str:
     return symbol
 
 
-def _int_param(query: Mapping[str, str], name: str, default: int | None) -> int | None:
+def _int_param(
+    query: Mapping[str, str | int], name: str, default: int | None
+) -> int | None:
     raw = query.get(name)
+    if type(raw) is int:  # an in-process caller's number: what its text would read as
+        return raw
     if raw is None or raw == "":
         return default
+    assert isinstance(raw, str)
     if not raw.lstrip("-").isdigit():
         raise _bad_param(name)
     return int(raw)
@@ -140,22 +145,34 @@ class FormingPaths:
     ) -> tuple[float, float]:
         """``(max, min)`` of the path at the first ``steps`` whole seconds of the minute
         opening at ``start_ms``, folded in the order :func:`forming_candle` reads them."""
+        high, low, _ = self.read(feed, symbol, start_ms, steps, None)
+        return high, low
+
+    def read(
+        self, feed: PriceFeed, symbol: str, start_ms: int, steps: int, now: float | None
+    ) -> tuple[float, float, float | None]:
+        """:meth:`extremes`, and the price at ``now`` (None: not asked) read in the same
+        batch: a poll's new seconds and its close are one feed request."""
+        steps = max(steps, 1)  # the minute's first second is always read
         start_s = start_ms / 1000
         seen = self._seen.get(symbol)
         if seen is not None and seen[0] == start_ms and 0 < seen[1] <= steps:
-            _, done, high, low = seen
+            _, first, high, low = seen
         else:
-            high = low = feed.price_at(symbol, start_s)
-            done = 1
-        if done < steps:
+            first = 0
+        times = [start_s + i * PATH_STEP_S for i in range(first, steps)]
+        if now is not None:
+            times.append(now)
+        read = feed_prices(feed, symbol, times) if times else []
+        close = read.pop() if now is not None else None
+        if first == 0:  # nothing folded in yet: start from the minute's first second
+            high = low = read[0]
+        if read:
             # max and min of prices do not depend on the order they are folded in
-            new = feed_prices(
-                feed, symbol, [start_s + i * PATH_STEP_S for i in range(done, steps)]
-            )
-            high = max(high, *new)
-            low = min(low, *new)
-        self._seen[symbol] = (start_ms, max(done, steps), high, low)
-        return high, low
+            high = max(high, *read)
+            low = min(low, *read)
+        self._seen[symbol] = (start_ms, steps, high, low)
+        return high, low, close
 
 
 def forming_candle(
@@ -181,22 +198,23 @@ def forming_candle(
     if paths is None:
         prices = [feed.price_at(symbol, start_s + i * PATH_STEP_S) for i in range(steps)]
         high, low = max(prices), min(prices)
+        close = feed.price_at(symbol, now)
     else:
-        high, low = paths.extremes(feed, symbol, start_ms, steps)
-    close = feed.price_at(symbol, now)
+        high, low, read_close = paths.read(feed, symbol, start_ms, steps, now)
+        close = read_close if read_close is not None else feed.price_at(symbol, now)
     share = min(1.0, max(0.0, (now - start_s) / 60))
-    return Kline(
-        open_time_ms=start_ms,
-        open=whole.open,
-        high=max(high, close),
-        low=min(low, close),
-        close=close,
-        volume=whole.volume * share,
-        close_time_ms=whole.close_time_ms,
-        quote_volume=whole.quote_volume * share,
-        trades=int(whole.trades * share),
-        taker_buy_volume=whole.taker_buy_volume * share,
-        taker_buy_quote_volume=whole.taker_buy_quote_volume * share,
+    return Kline(  # positional (Kline's field order): a keyword call costs more
+        start_ms,
+        whole.open,
+        max(high, close),
+        min(low, close),
+        close,
+        whole.volume * share,
+        whole.close_time_ms,
+        whole.quote_volume * share,
+        int(whole.trades * share),
+        whole.taker_buy_volume * share,
+        whole.taker_buy_quote_volume * share,
     )
 
 
@@ -247,11 +265,40 @@ def kline_bars(
     paths: FormingPaths | None = None,
 ) -> list[Kline]:
     """The candles :func:`klines` answers, before they are written as rows."""
-    symbol = _symbol(feed, query)
+    span = kline_span(feed, now, query)
+    return [] if span is None else span_bars(feed, now, span, paths)
+
+
+@dataclass(frozen=True, slots=True)
+class KlineSpan:
+    """A klines query after Binance's rules: the bars it answers (see :func:`kline_span`).
+
+    ``first`` is the first bar's open time (on the interval), ``stop`` the last open time
+    allowed; the minutes ``[first, read_end)`` are read; ``live`` says the feed still runs
+    at ``now_ms``, so the forming candle can be one of them.
+    """
+
+    symbol: str
+    step: int
+    first: int
+    stop: int
+    limit: int
+    read_end: int
+    now_ms: int
+    live: bool
+
+
+def kline_span(
+    feed: PriceFeed, now: float, query: Mapping[str, str | int]
+) -> KlineSpan | None:
+    """The range rules of ``GET /api/v3/klines`` (None: the answer is empty), or the
+    error Binance gives for the query. Numbers may be given as ``int`` (in-process
+    callers): the same as their text."""
+    symbol = _symbol(feed, query)  # type: ignore[arg-type]
     interval = query.get("interval", "")
     if interval not in INTERVALS_MS:
         raise BinanceApiError(400, -1120, "Invalid interval.")
-    step = INTERVALS_MS[interval]
+    step = INTERVALS_MS[interval]  # type: ignore[index]
     limit = _int_param(query, "limit", DEFAULT_LIMIT) or DEFAULT_LIMIT
     if not 1 <= limit <= MAX_LIMIT:
         raise BinanceApiError(400, -1130, "Invalid data sent for a parameter.")
@@ -265,19 +312,39 @@ def kline_bars(
         start = stop - stop % step - (limit - 1) * step
     start = max(start, first_ms)
     if start > stop:
-        return []
-    span_end = min(start + limit * step, stop - stop % step + step)
-    minutes = feed.klines(symbol, start - start % step, span_end)
+        return None
+    read_end = min(start + limit * step, stop - stop % step + step)
+    return KlineSpan(
+        symbol, step, start - start % step, stop, limit, read_end, now_ms, now_ms < end_ms
+    )
+
+
+def span_bars(
+    feed: PriceFeed,
+    now: float,
+    span: KlineSpan,
+    paths: FormingPaths | None = None,
+    minutes: list[Kline] | None = None,
+) -> list[Kline]:
+    """The bars of ``span`` at ``now``: the closed minutes read, the forming one so far,
+    aggregated to the interval. ``minutes`` is ``feed.klines(span.symbol, span.first,
+    span.read_end)`` when the caller already has it (a minute's candle never changes)."""
+    if minutes is None:
+        minutes = feed.klines(span.symbol, span.first, span.read_end)
+    now_ms = span.now_ms
     closed = [k for k in minutes if k.open_time_ms + MINUTE_MS <= now_ms]
-    forming = forming_candle(feed, symbol, now, paths, minutes[-1] if minutes else None)
-    if forming is not None and forming.open_time_ms < span_end and now_ms < end_ms:
-        closed.append(forming)
+    # the forming candle opens at now's minute: built only when the span can hold it
+    if span.live and minute_open_ms(now) < span.read_end:
+        whole = minutes[-1] if minutes else None
+        forming = forming_candle(feed, span.symbol, now, paths, whole)
+        if forming is not None:
+            closed.append(forming)
     bars = [
         b
-        for b in _aggregate(closed, step)
-        if start - start % step <= b.open_time_ms <= stop
+        for b in _aggregate(closed, span.step)
+        if span.first <= b.open_time_ms <= span.stop
     ]
-    return bars[:limit]
+    return bars[: span.limit]
 
 
 def ticker_price(feed: PriceFeed, now: float, query: Mapping[str, str]) -> Any:

@@ -228,6 +228,10 @@ class _Replay:
     resting: dict[tuple[str, Side], tuple[Quote, str]] = field(default_factory=dict)
     closed: bool = False
     resolved: bool = False
+    # per token, the levels a book read last showed and of which row (one slot a token)
+    shown: dict[str, tuple[int, tuple[tuple[BookLevel, ...], tuple[BookLevel, ...]]]] = (
+        field(default_factory=dict)
+    )
 
 
 class TapeMarketSource(FeedPricedSource):
@@ -350,13 +354,18 @@ class TapeMarketSource(FeedPricedSource):
             return None
         if replay.row < 0:
             return _NO_LEVELS
+        shown = replay.shown.get(token_id)
+        if shown is not None and shown[0] == replay.row:
+            return shown[1]  # a taped row never changes: its levels neither
         bid, ask = token_quotes(
             replay.tape, replay.row, replay.market, self._depth, token_id
         )
-        return (
+        levels = (
             () if bid is None else (BookLevel(bid.price, bid.size),),
             () if ask is None else (BookLevel(ask.price, ask.size),),
         )
+        replay.shown[token_id] = (replay.row, levels)
+        return levels
 
     def materialize(self, token_id: str) -> None:
         """Rest the market's current quotes as orders (an order is about to meet them)."""

@@ -593,7 +593,9 @@ class SimVenue:
             token = self._engine.token(token_id)
             book = token.book
             market = token.market
-            bids, asks = book.bids.depth(depth), book.asks.depth(depth)
+            # an empty side (a tape market's, usually) has no levels to aggregate
+            bids = book.bids.depth(depth) if book.bids.keys else ()
+            asks = book.asks.depth(depth) if book.asks.keys else ()
             shown = None if self._virtual is None else self._virtual.levels(token_id)
             if shown is not None:
                 bids = merge_levels(bids, shown[0], True, depth)

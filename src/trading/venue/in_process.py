@@ -238,6 +238,8 @@ class InProcessVenue:
 
     def _market_levels(self, raw: tuple[sim.BookLevel, ...]) -> tuple[BookLevel, ...]:
         """Venue levels (micro-units) as market-data levels (Decimal)."""
+        if len(raw) == 1:  # a tape's single quote: the usual side, without a generator
+            return (self._level(raw[0].price, raw[0].size),)
         return tuple(self._level(lv.price, lv.size) for lv in raw)
 
     def _level(self, price: int, size: int) -> BookLevel:

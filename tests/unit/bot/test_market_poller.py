@@ -16,7 +16,7 @@ from src.data.db_connection import db_connection
 from src.data.market_data.binance import KlineSnapshot
 from src.data.market_data.chainlink import ReferenceQuote
 from src.data.market_data.polymarket import BookLevel, MarketInfo, OrderBook
-from src.data.market_data.windows import WindowRef
+from src.data.market_data.windows import WindowRef, current_window
 from src.trading.venue.port import VenueUnavailableError
 from src.utils.clock import SimClock
 from tests.unit.position_manager.support import migrated_db
@@ -292,3 +292,17 @@ def test_the_chainlink_reference_is_published_with_each_feed(env: dict) -> None:
     btc = env["board"].feed("BTC")
     assert btc is not None and btc.reference == ReferenceQuote(87_000.0, T0 + 29, 86_990.0)
     assert env["board"].feed("ETH").reference is None  # type: ignore[union-attr]
+
+
+def test_windows_kept_for_a_window_are_those_of_the_time(env: dict) -> None:
+    """The windows built once a window (polls at odd times, across boundaries, a step
+    back) are each poll's own current and next windows."""
+    poller, clock, directory = env["poller"], env["clock"], env["directory"]
+    offsets = [0, 7.5, 869.99, 870, 899.999, 900, 901, 1799, 450, 2700, 2700.5, 0.25]
+    for offset in offsets:
+        clock.set(T0 + offset)
+        poller.step()
+        now = clock.now()
+        want = [current_window(c, now) for c in COINS]
+        assert [env["board"].feed(c).window for c in COINS] == want  # type: ignore[union-attr]
+        assert directory.prefetched[-1] == [w.next() for w in want]
