@@ -176,7 +176,8 @@ class SignalGenerator:
             if last_ms is not None and kline.open_time_ms <= last_ms:
                 break
             fresh.append(kline)
-        state.update_many(reversed(fresh))
+        if fresh:  # most polls bring no new closed kline
+            state.update_many(reversed(fresh))
         return state
 
     def step(self) -> None:
@@ -238,7 +239,7 @@ class SignalGenerator:
         account = accounts.state(int(now * 1000), feed.window_id)
         decision = decide(snapshot, account, self.params)
         decision_id = insert_decision(
-            cur, decision.to_row(self.audit), feed.window_id, self.mode
+            cur, decision.row_values(self.audit), feed.window_id, self.mode
         )
         block = None
         if decision.is_trade and feed.window_id is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 _COLUMNS = (
     "symbol",
@@ -36,8 +36,17 @@ _INSERT = _insert_sql()  # one statement, built once: a decision is stored every
 
 
 def insert_decision(
-    cur: sqlite3.Cursor, row: Mapping[str, object], window_id: int | None, mode: str
+    cur: sqlite3.Cursor,
+    row: Mapping[str, object] | Sequence[object],
+    window_id: int | None,
+    mode: str,
 ) -> int:
-    """Store one ``Decision.to_row()``; returns its id."""
-    cur.execute(_INSERT, (window_id, mode, *[row[name] for name in _COLUMNS]))
+    """Store one ``Decision.to_row()`` — or its ``row_values()``: the same values in the
+    order of the columns here (``logic.ROW_COLUMNS``), with no dict built on the way, as
+    the signal generator stores one every poll; returns its id."""
+    if type(row) is tuple or not isinstance(row, Mapping):
+        values: Sequence[object] = row  # type: ignore[assignment]
+    else:
+        values = [row[name] for name in _COLUMNS]
+    cur.execute(_INSERT, (window_id, mode, *values))
     return int(cur.lastrowid or 0)

@@ -39,10 +39,12 @@ from src.data.market_data.polymarket import MAX_TIMESTAMP_MS
 from src.data.market_data.price_validation import ValidationResult
 from src.data.market_data.windows import WindowRef
 from src.trading.params import StrategyParams
+from src.trading.signals.frozen import quick_init
 from src.trading.signals.types import Direction, Reason, SignalResult
 from src.trading.strategy import (
     Analysis,
     BookTop,
+    IdentityMemo,
     InputProblem,
     MarketSnapshot,
     analyze,
@@ -104,6 +106,7 @@ class OrderStyle(enum.Enum):
     NONE = "none"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class AccountState:
     """The account as the risk limits see it (collateral amounts, exact).
@@ -128,6 +131,7 @@ class AccountState:
         return self.equity if self.day_start_equity is None else self.day_start_equity
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class SideQuote:
     """Best bid and ask of the token of one side (the Down token mirrors the Up book)."""
@@ -138,6 +142,7 @@ class SideQuote:
     ask_size: Decimal
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class DecisionInputs:
     """The inputs of a decision, as primitives (``None`` where an input was unusable)."""
@@ -183,6 +188,7 @@ class DecisionInputs:
             return None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Decision:
     """One decision, PASS included: what to do, why, and everything it was based on."""
@@ -221,32 +227,42 @@ class Decision:
         columns. ``DecisionAudit.LEAN`` stores no signals and only :data:`LEAN_INPUT_PATHS`
         of the inputs.
         """
+        return dict(zip(ROW_COLUMNS, self.row_values(audit), strict=True))
+
+    def row_values(self, audit: DecisionAudit = DecisionAudit.FULL) -> tuple[object, ...]:
+        """The values of :meth:`to_row`, in :data:`ROW_COLUMNS` order (what the insert
+        binds: a decision is stored every poll, and needs no dict on the way)."""
         a = self.analysis
         lean = audit is DecisionAudit.LEAN
         inputs = self.inputs
-        now = inputs.now
-        return {
-            "symbol": inputs.coin,
-            "decided_ms": _decided_ms(now),
-            "action": self.side.value,
-            "reason": self.reason.value,
-            "method": inputs.method,
-            "confidence": None if a is None else _num(a.selected.confidence),
-            "confidence_additive": None if a is None else _num(a.additive.confidence),
-            "confidence_bayesian": None if a is None else _num(a.bayesian.confidence),
-            "fair_value": None if a is None else _num(a.fair.p_up),
-            "market_price": _dec_float(inputs.up_mid),
-            "price_micro": _micro(self.limit_price),
-            "size_micro": _micro(self.shares),
-            "fee_micro": _micro(self.fee),
-            "expected_value": _dec_float(self.ev_per_share),
-            "time_left_s": _num(inputs.time_left_s),
-            "signals_json": None if lean else _signals_json(a),
-            "inputs_json": self._lean_inputs_json() if lean else self._inputs_json(),
-        }
+        return (
+            inputs.coin,
+            _decided_ms(inputs.now),
+            self.side.value,
+            self.reason.value,
+            inputs.method,
+            None if a is None else _num(a.selected.confidence),
+            None if a is None else _num(a.additive.confidence),
+            None if a is None else _num(a.bayesian.confidence),
+            None if a is None else _num(a.fair.p_up),
+            _dec_float(inputs.up_mid),
+            _micro(self.limit_price),
+            _micro(self.shares),
+            _micro(self.fee),
+            _dec_float(self.ev_per_share),
+            _num(inputs.time_left_s),
+            None if lean else _signals_json(a),
+            self._lean_inputs_json() if lean else self._inputs_json(),
+        )
 
     def _lean_inputs_json(self) -> str:
-        """The :data:`LEAN_INPUT_PATHS` of :meth:`_inputs_payload`, as the same JSON."""
+        """The :data:`LEAN_INPUT_PATHS` of :meth:`_inputs_payload`, as the same JSON:
+        written directly (:func:`_lean_json_text`) when every value has its usual type."""
+        text = _lean_json_text(self.inputs, self.analysis)
+        return self._lean_inputs_encoded() if text is None else text
+
+    def _lean_inputs_encoded(self) -> str:
+        """:meth:`_lean_inputs_json` through the JSON encoder (any value)."""
         inputs = self.inputs
         payload: dict[str, object] = {
             "elapsed_s": _plain(inputs.elapsed_s),
@@ -334,6 +350,80 @@ class Decision:
                 }
             payload["spot_used"] = _num(a.spot)
         return payload
+
+
+# The columns of :meth:`Decision.to_row`, in order (``decisions_store`` inserts them so).
+ROW_COLUMNS = (
+    "symbol",
+    "decided_ms",
+    "action",
+    "reason",
+    "method",
+    "confidence",
+    "confidence_additive",
+    "confidence_bayesian",
+    "fair_value",
+    "market_price",
+    "price_micro",
+    "size_micro",
+    "fee_micro",
+    "expected_value",
+    "time_left_s",
+    "signals_json",
+    "inputs_json",
+)
+
+
+def _lean_json_text(inputs: DecisionInputs, a: Analysis | None) -> str | None:
+    """``Decision._lean_inputs_encoded()`` written directly, as ``json.dumps(...,
+    sort_keys=True)`` writes it, when the values have their usual exact types (a float or
+    None, a Decimal or None; the methods "additive" and "bayesian", str directions and
+    float probabilities) — else None. About twice as fast as the encoder."""
+    elapsed, fee, ask, bid = inputs.elapsed_s, inputs.fee_rate, inputs.up_ask, inputs.up_bid
+    if not (
+        (type(elapsed) is float or elapsed is None)
+        and (type(fee) is Decimal or fee is None)
+        and (type(ask) is Decimal or ask is None)
+        and (type(bid) is Decimal or bid is None)
+    ):
+        return None
+    # str() of a finite Decimal is digits, ".", "E", "+" and "-": nothing to escape
+    tail = (
+        f'"elapsed_s": {_float_text(elapsed)}, '
+        f'"fee_rate": {"null" if fee is None or not fee.is_finite() else _str_text(fee)}, '
+        f'"up_ask": {"null" if ask is None or not ask.is_finite() else _str_text(ask)}, '
+        f'"up_bid": {"null" if bid is None or not bid.is_finite() else _str_text(bid)}}}'
+    )
+    if a is None:
+        return "{" + tail
+    additive, bayesian = a.additive, a.bayesian
+    up_a, up_b = additive.p_up, bayesian.p_up
+    if not (
+        type(additive.method) is str
+        and additive.method == "additive"
+        and type(bayesian.method) is str
+        and bayesian.method == "bayesian"
+        and type(up_a) is float
+        and type(up_b) is float
+    ):
+        return None
+    dir_a, dir_b = additive.direction.value, bayesian.direction.value
+    if type(dir_a) is not str or type(dir_b) is not str:
+        return None
+    return (
+        f'{{"additive": {{"direction": {_quote(dir_a)}, "p_up": {_float_text(up_a)}}}, '
+        f'"bayesian": {{"direction": {_quote(dir_b)}, "p_up": {_float_text(up_b)}}}, '
+        + tail
+    )
+
+
+def _float_text(x: float | None) -> str:
+    """JSON of ``_plain(x)`` for an exact float or None, as the encoder writes it."""
+    return "null" if x is None or not _isfinite(x) else float.__repr__(x)
+
+
+def _str_text(x: Decimal) -> str:
+    return '"' + x.__str__() + '"'
 
 
 _REFERENCE_INPUTS = ("reference_spot", "reference_strike", "reference_time")
@@ -513,17 +603,19 @@ def size_order(
     the best-ask size. Below the venue minimum (5 shares; $1 for a marketable BUY) it is raised
     to the minimum only when every hard cap still allows it.
     """
-    cap = to_decimal(params.confidence_cap)
+    cap = _param_decimal(params, "confidence_cap")
     scale_term = min(max((probability - _HALF) / (cap - _HALF), Decimal(0)), Decimal(1))
-    base = account.balance * to_decimal(params.bet_percent) / _HUNDRED
-    stake = base * (1 + to_decimal(params.confidence_scaling_factor) * scale_term)
-    adverse = to_decimal(params.maker_adverse_selection)
+    base = account.balance * _param_decimal(params, "bet_percent") / _HUNDRED
+    stake = base * (1 + _param_decimal(params, "confidence_scaling_factor") * scale_term)
+    adverse = _param_decimal(params, "maker_adverse_selection")
     if style is OrderStyle.TAKER:
         win, cost = taker_payout(price, rate), price
     else:
         win, cost = Decimal(1), price + adverse
     kelly = (probability * win - cost) / (win - cost) if win > cost else Decimal(0)
-    kelly_cap = to_decimal(params.kelly_fraction) * max(kelly, Decimal(0)) * account.balance
+    kelly_cap = (
+        _param_decimal(params, "kelly_fraction") * max(kelly, Decimal(0)) * account.balance
+    )
     hard_caps = (
         (params.max_trade_usd, Reason.TRADE_LIMIT),
         (
@@ -563,13 +655,13 @@ def size_order(
 
 
 def _total_room(account: AccountState, params: StrategyParams) -> Decimal:
-    pct = to_decimal(params.max_total_exposure_pct)
+    pct = _param_decimal(params, "max_total_exposure_pct")
     return account.equity * pct / _HUNDRED - account.open_exposure
 
 
 def _daily_loss_room(account: AccountState, params: StrategyParams) -> Decimal:
     """Collateral that may still be lost today: the limit plus today's PnL."""
-    pct = to_decimal(params.daily_loss_limit_pct)
+    pct = _param_decimal(params, "daily_loss_limit_pct")
     return account.day_start * pct / _HUNDRED + account.daily_pnl
 
 
@@ -584,6 +676,7 @@ def _ceil_step(value: Decimal) -> Decimal:
 # --- The decision ------------------------------------------------------------------------
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class _Candidate:
     style: OrderStyle
@@ -673,7 +766,7 @@ def _decide_analyzed(
     if elapsed > params.entry_max_elapsed_sec:
         return stop(Reason.TOO_LATE, f"{elapsed:.0f} s > {params.entry_max_elapsed_sec} s")
     book = snapshot.book
-    if book.spread > to_decimal(params.max_spread):
+    if book.spread > _param_decimal(params, "max_spread"):
         return stop(Reason.SPREAD_TOO_WIDE, f"spread {book.spread} > {params.max_spread}")
     if _daily_loss_room(account, params) <= 0:
         return stop(Reason.DAILY_LOSS_LIMIT, f"daily PnL {account.daily_pnl}")
@@ -705,7 +798,7 @@ def _decide_analyzed(
     fair_side = (
         analysis.fair.p_up if chosen.direction is Direction.UP else analysis.fair.p_down
     )
-    ceiling = Decimal(repr(fair_side)) + to_decimal(params.fair_value_veto)
+    ceiling = Decimal(repr(fair_side)) + _param_decimal(params, "fair_value_veto")
     allowed = [c for c in passing if c.price <= ceiling]
     if not allowed:
         return stop(
@@ -726,7 +819,7 @@ def _decide_analyzed(
     size = size_order(q, pick.price, pick.style, rate, quote, account, params)
     if isinstance(size, Reason):
         return stop(size, "cannot size the order", probability=q, **_candidate_fields(pick))
-    adverse = to_decimal(params.maker_adverse_selection)
+    adverse = _param_decimal(params, "maker_adverse_selection")
     fee, ev = expected_value(q, size.shares, pick.price, pick.style, rate, adverse)
     per_share = ev / size.shares
     if ev <= 0 or per_share < pick.required_edge:
@@ -757,18 +850,21 @@ def _decide_analyzed(
     )
 
 
+# The order styles each ``params.order_style`` tries, in order of preference.
+_STYLES = {
+    "auto": (OrderStyle.TAKER, OrderStyle.MAKER),
+    "taker": (OrderStyle.TAKER,),
+    "maker": (OrderStyle.MAKER,),
+}
+
+
 def _candidates(
     quote: SideQuote, tick: Decimal, q: Decimal, rate: Decimal, params: StrategyParams
 ) -> list[_Candidate]:
     """The orders ``params.order_style`` allows, in order of preference."""
-    adverse = to_decimal(params.maker_adverse_selection)
+    adverse = _param_decimal(params, "maker_adverse_selection")
     found: list[_Candidate] = []
-    styles = {
-        "auto": (OrderStyle.TAKER, OrderStyle.MAKER),
-        "taker": (OrderStyle.TAKER,),
-        "maker": (OrderStyle.MAKER,),
-    }[params.order_style]
-    for style in styles:
+    for style in _STYLES[params.order_style]:
         if style is OrderStyle.TAKER:
             price = ceil_to_tick(quote.ask, tick)
         else:
@@ -778,10 +874,13 @@ def _candidates(
             price = max(price, floor_to_tick(quote.bid, tick))
         if not (tick <= price <= 1 - tick):
             continue
-        edge = params.losing_side_min_edge if price < _HALF else params.min_edge
+        edge = "losing_side_min_edge" if price < _HALF else "min_edge"
         found.append(
             _Candidate(
-                style, price, ev_per_share(q, price, style, rate, adverse), to_decimal(edge)
+                style,
+                price,
+                ev_per_share(q, price, style, rate, adverse),
+                _param_decimal(params, edge),
             )
         )
     return found
@@ -796,7 +895,45 @@ def _candidate_fields(c: _Candidate) -> dict[str, object]:
     }
 
 
+# Per parameter set (frozen): its float parameters as the Decimals the money math uses.
+_PARAM_DECIMALS: IdentityMemo[StrategyParams, dict[str, Decimal]] = IdentityMemo(8)
+
+
+def _param_decimal(params: StrategyParams, name: str) -> Decimal:
+    """``to_decimal(getattr(params, name))``, converted once per parameter set (a failed
+    conversion is not remembered: it raises every time, as it always did)."""
+    known = _PARAM_DECIMALS.get(params)
+    if known is None:
+        if type(params) is not StrategyParams:  # a subclass might not be immutable
+            return to_decimal(getattr(params, name))
+        known = {}
+        _PARAM_DECIMALS.put(params, known)
+    value = known.get(name)
+    if value is None:
+        value = known[name] = to_decimal(getattr(params, name))
+    return value
+
+
+# The verdict on an account, per AccountState object: the ledger's reader hands out the
+# same one, poll after poll, until money moves.
+_ACCOUNT_PROBLEMS: IdentityMemo[AccountState, str] = IdentityMemo()
+_account_values = operator.attrgetter(*AccountState.__slots__)
+
+
 def _check_account(account: object) -> str:
+    """:func:`_account_problem`, remembered for an account of the exact frozen type whose
+    values are all exact Decimals (or None): immutable, so always the same answer."""
+    if type(account) is not AccountState:
+        return _account_problem(account)
+    problem = _ACCOUNT_PROBLEMS.get(account)
+    if problem is None:
+        problem = _account_problem(account)
+        if all(type(v) is Decimal or v is None for v in _account_values(account)):
+            _ACCOUNT_PROBLEMS.put(account, problem)
+    return problem
+
+
+def _account_problem(account: object) -> str:
     if not isinstance(account, AccountState):
         return "not an AccountState"
     for name in AccountState.__slots__:
@@ -813,6 +950,64 @@ def _check_account(account: object) -> str:
 def _inputs(
     snapshot: MarketSnapshot, account: AccountState, params: StrategyParams
 ) -> DecisionInputs:
+    """The decision's inputs as primitives: :func:`_any_inputs`, read directly (no
+    ``getattr`` with defaults, no ``isinstance`` walks) when the snapshot, its window and
+    book and the account are of the exact types every poll builds."""
+    if type(snapshot) is MarketSnapshot and type(account) is AccountState:
+        window, book = snapshot.window, snapshot.book
+        if type(window) is WindowRef and type(book) is BookTop:
+            return _known_inputs(snapshot, window, book, account, params)
+    return _any_inputs(snapshot, account, params)
+
+
+def _known_inputs(
+    snapshot: MarketSnapshot,
+    window: WindowRef,
+    book: BookTop,
+    account: AccountState,
+    params: StrategyParams,
+) -> DecisionInputs:
+    """:func:`_any_inputs` of a real snapshot (its ``window`` and ``book``) and account:
+    the same calls and conversions in the same order, with the attributes read directly."""
+    now = _float_or_none(snapshot.now)
+    start = window.start
+    usable = start is not None and now is not None
+    dec = _dec_or_none
+    return DecisionInputs(
+        window.coin,
+        start,
+        now,
+        window.elapsed(now) if usable else None,  # type: ignore[arg-type]
+        window.time_left(now) if usable else None,  # type: ignore[arg-type]
+        _float_or_none(snapshot.strike),
+        _float_or_none(snapshot.spot),
+        dec(book.best_bid),
+        dec(book.best_ask),
+        dec(book.bid_size),
+        dec(book.ask_size),
+        dec(book.tick_size),
+        dec(snapshot.fee_rate),
+        _len(snapshot.klines),
+        _len(snapshot.mid_history),
+        dec(account.balance),
+        dec(account.equity),
+        dec(account.open_exposure),
+        dec(account.window_exposure),
+        dec(account.daily_pnl),
+        dec(account.day_start_equity),
+        params.confidence_method,
+        params.digest(),
+        _float_or_none(snapshot.reference_spot),
+        _float_or_none(snapshot.reference_strike),
+        _float_or_none(snapshot.reference_time),
+    )
+
+
+def _any_inputs(
+    snapshot: MarketSnapshot, account: AccountState, params: StrategyParams
+) -> DecisionInputs:
+    """The inputs of whatever was passed as a snapshot and an account (``None`` for what
+    is missing or unusable)."""
     window = getattr(snapshot, "window", None)
     now = _float_or_none(getattr(snapshot, "now", None))
     start = window.start if isinstance(window, WindowRef) else None
@@ -883,16 +1078,22 @@ def _safe_inputs(
 
 
 def _float_or_none(x: object) -> float | None:
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
+    if type(x) is float:  # the common case first (float(x) is x)
+        return x if _isfinite(x) else None
+    if x is None or isinstance(x, bool) or not isinstance(x, (int, float)):
         return None
     return float(x) if math.isfinite(x) else None
 
 
 def _dec_or_none(x: object) -> Decimal | None:
+    if type(x) is Decimal:  # the common case first
+        return x if x.is_finite() else None
     return x if isinstance(x, Decimal) and x.is_finite() else None
 
 
 def _len(x: object) -> int:
+    if type(x) is tuple:  # the common case first
+        return len(x)
     try:
         return len(x)  # type: ignore[arg-type]
     except TypeError:
@@ -925,6 +1126,8 @@ def _dec_float(x: Decimal | None) -> float | None:
 def _micro(x: Decimal | None) -> int | None:
     if x is None:
         return None
+    if type(x) is Decimal and x.is_zero():
+        return 0  # what to_micro makes of any zero (a PASS has no size and no fee)
     try:
         return to_micro(x)
     except AmountError:

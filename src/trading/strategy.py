@@ -33,6 +33,7 @@ from src.trading.params import StrategyParams
 from src.trading.signals import directional
 from src.trading.signals.confidence import ConfidenceResult, safe_confidences
 from src.trading.signals.fair_value import FairValue, fair_value
+from src.trading.signals.frozen import quick_init
 from src.trading.signals.mathx import log_odds
 from src.trading.signals.types import Reason, SignalName, SignalResult
 
@@ -50,6 +51,7 @@ _ONE = Decimal(1)
 MAX_BOOK_CLOCK_SKEW_S = 5.0
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class BookTop:
     """Top of the Up token's book. The Down book is its mirror (Down bid = 1 − Up ask).
@@ -84,6 +86,7 @@ class BookTop:
         return self.best_bid, self.best_ask
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class PricePoint:
     """One observation of the Up token's mid."""
@@ -92,6 +95,7 @@ class PricePoint:
     price: Decimal
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class MarketSnapshot:
     """Everything the strategy sees about one coin's window at one instant.
@@ -123,6 +127,7 @@ class MarketSnapshot:
     reference_time: float | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class InputProblem:
     """Why a snapshot cannot be analysed."""
@@ -131,6 +136,7 @@ class InputProblem:
     detail: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Analysis:
     """Fair value, signals, validation and both confidences for one snapshot."""
@@ -335,10 +341,14 @@ def check_indicators(
 
 
 def _finite(x: object) -> bool:
+    if type(x) is float:  # the common case first
+        return isfinite(x)
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def _positive(x: object) -> bool:
+    if type(x) is float:  # the common case first
+        return x > 0.0 and isfinite(x)
     return _finite(x) and x > 0  # type: ignore[operator]
 
 

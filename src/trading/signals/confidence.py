@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from src.data.market_data.price_validation import ValidationResult
 from src.trading.params import StrategyParams
+from src.trading.signals.frozen import quick_init
 from src.trading.signals.mathx import log_odds, sigmoid
 from src.trading.signals.types import SIGNAL_SOURCE, Direction, SignalResult
 
@@ -46,6 +47,7 @@ class ValidationAction(enum.Enum):
     REFUSED = "refused"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ConfidenceResult:
     """One method's answer, before (``raw_confidence``) and after the safety rules."""

@@ -20,11 +20,13 @@ import math
 from dataclasses import dataclass
 
 from src.trading.params import StrategyParams
+from src.trading.signals.frozen import quick_init
 from src.trading.signals.mathx import norm_cdf, student_t_cdf_pair
 
 _BP = 1e-4
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class FairValue:
     """The model probability of Up and every quantity it was computed from."""

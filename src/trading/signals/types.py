@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from src.trading.signals.frozen import quick_init
+
 
 class Direction(enum.Enum):
     """Which outcome a signal or a confidence points to. NEUTRAL is a real answer."""
@@ -55,6 +57,7 @@ SIGNAL_SOURCE = {
 }
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class SignalResult:
     """One signal's answer: a direction, a strength in [0, 1] and the value it came from.
