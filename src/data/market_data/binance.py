@@ -77,18 +77,18 @@ def parse_kline_row(row: Any) -> Kline:
     """One row of ``/api/v3/klines`` (12 fields, numbers as strings) → :class:`Kline`."""
     if not isinstance(row, (list, tuple)) or len(row) < 11:
         raise MarketDataError(f"kline row has the wrong shape: {str(row)[:80]}")
-    kline = Kline(
-        open_time_ms=_integer(row[0], "open time"),
-        open=_number(row[1], "open"),
-        high=_number(row[2], "high"),
-        low=_number(row[3], "low"),
-        close=_number(row[4], "close"),
-        volume=_number(row[5], "volume"),
-        close_time_ms=_integer(row[6], "close time"),
-        quote_volume=_number(row[7], "quote volume"),
-        trades=_integer(row[8], "trade count"),
-        taker_buy_volume=_number(row[9], "taker buy volume"),
-        taker_buy_quote_volume=_number(row[10], "taker buy quote volume"),
+    kline = Kline(  # positional, in Kline's field order: a keyword call costs more
+        _integer(row[0], "open time"),
+        _number(row[1], "open"),
+        _number(row[2], "high"),
+        _number(row[3], "low"),
+        _number(row[4], "close"),
+        _number(row[5], "volume"),
+        _integer(row[6], "close time"),
+        _number(row[7], "quote volume"),
+        _integer(row[8], "trade count"),
+        _number(row[9], "taker buy volume"),
+        _number(row[10], "taker buy quote volume"),
     )
     prices = (kline.open, kline.high, kline.low, kline.close)
     if min(prices) <= 0 or kline.low > min(prices) or kline.high < max(prices):
@@ -217,21 +217,23 @@ class BinanceMarketData:
             if rows:
                 self._last_price[symbol] = rows[-1].close
             self._refreshed_ms[symbol] = now_ms
-        return self.snapshot(coin)
+            # what snapshot(coin) answers, under the same lock (one acquisition a poll)
+            return self._snapshot_locked(symbol)
+
+    def _snapshot_locked(self, symbol: str) -> KlineSnapshot:
+        """:meth:`snapshot` of ``symbol``; the caller holds the lock."""
+        klines = self._frozen.get(symbol)
+        if klines is None:
+            klines = self._frozen[symbol] = tuple(self._klines.get(symbol, ()))
+        return KlineSnapshot(
+            symbol, klines, self._last_price.get(symbol), self._refreshed_ms.get(symbol)
+        )
 
     def snapshot(self, coin: str) -> KlineSnapshot:
         """What is cached for ``coin`` now, without any request."""
         symbol = binance_symbol(coin)
         with self._lock:
-            klines = self._frozen.get(symbol)
-            if klines is None:
-                klines = self._frozen[symbol] = tuple(self._klines.get(symbol, ()))
-            return KlineSnapshot(
-                symbol=symbol,
-                klines=klines,
-                last_price=self._last_price.get(symbol),
-                refreshed_ms=self._refreshed_ms.get(symbol),
-            )
+            return self._snapshot_locked(symbol)
 
     def is_stale(self, coin: str, max_age_s: float) -> bool:
         """True when the data is older than ``max_age_s`` or was never fetched."""

@@ -5,6 +5,7 @@ Windows start at :00/:15/:30/:45 UTC; the slug is ``{coin}-updown-15m-{start_uni
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -68,6 +69,9 @@ def normalize_coin(coin: str) -> str:
     return text
 
 
+# typed: a float start (``1767225600.0``) must not share an int's slug; errors are not
+# cached. Bounded: a day is 96 windows a coin, and every poll asks for the same few.
+@functools.lru_cache(maxsize=1024, typed=True)
 def window_slug(coin: str, start: int) -> str:
     """``window_slug('BTC', 1767225600) → 'btc-updown-15m-1767225600'``."""
     if start % WINDOW_SECONDS:

@@ -20,6 +20,7 @@ depend on which minutes were asked for before.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import zlib
@@ -72,6 +73,14 @@ def symbol_key(symbol: str) -> int:
     return zlib.crc32(symbol.encode())
 
 
+@functools.lru_cache(maxsize=16)  # one resolution a run, seldom more
+def _sample_index(n: int) -> np.ndarray:
+    """``np.arange(n, dtype=np.float64)``, read-only: shared by every build."""
+    idx = np.arange(n, dtype=np.float64)
+    idx.flags.writeable = False
+    return idx
+
+
 def build_minute_path(
     open_: float,
     high: float,
@@ -94,19 +103,21 @@ def build_minute_path(
     # Which extremes still need an interior pin: an open or close on an extreme touches it.
     need_high = open_ != high and close != high
     need_low = open_ != low and close != low
-    slots = np.sort(rng.choice(n - 2, size=2, replace=False) + 1)
+    # two distinct interior slots, in order (sorted here: np.sort of two costs more)
+    first, second = rng.choice(n - 2, size=2, replace=False).tolist()
+    slots = (first + 1, second + 1) if first < second else (second + 1, first + 1)
     pins_i = [0]
     pins_v = [open_]
     order = [(high, need_high), (low, need_low)]
     if not high_first:
         order.reverse()
-    for slot, (value, needed) in zip(slots.tolist(), order, strict=True):
+    for slot, (value, needed) in zip(slots, order, strict=True):
         if needed:
             pins_i.append(slot)
             pins_v.append(value)
     pins_i.append(n - 1)
     pins_v.append(close)
-    idx = np.arange(n, dtype=np.float64)
+    idx = _sample_index(n)
     anchors = np.asarray(pins_i, dtype=np.float64)
     path = np.interp(idx, anchors, pins_v)
     if roughness > 0.0:
@@ -121,8 +132,9 @@ def build_minute_path(
         # where clipping would leave flat stretches at the extremes.
         folded = np.mod(path - low, 2.0 * width)
         path = low + np.where(folded > width, 2.0 * width - folded, folded)
-        # low + (high - low) can round one ulp past high.
-        np.clip(path, low, high, out=path)
+        # low + (high - low) can round one ulp past high. (np.clip's value, from the two
+        # ufuncs it stands for without its dispatch overhead.)
+        np.minimum(np.maximum(path, low, out=path), high, out=path)
         path[pins_i] = pins_v
     return path
 

@@ -113,6 +113,9 @@ class MatchingEngine:
         self._rng = random.Random(seed)
         self._order_seq = 0
         self._trade_seq = 0
+        # moves whenever a trade is stored or changes status: readers of the trade history
+        # (the in-process venue's fills, every tick) skip it while the count stands still
+        self.trade_changes = 0
         self._expiry_heap: list[tuple[int, int, Order]] = []
         self._heap_seq = itertools.count()
         self._closing_heap: list[tuple[float, str]] = []
@@ -449,6 +452,7 @@ class MatchingEngine:
         return trade
 
     def _store_trade(self, trade: Trade) -> None:
+        self.trade_changes += 1
         history = self.history_accounts
         parties = {trade.taker_account}
         parties.update(fill.account for fill in trade.maker_fills)
@@ -637,6 +641,7 @@ class MatchingEngine:
             self.orders.pop(order.order_id, None)
 
     def _trade_changed(self, trade: Trade) -> None:
+        self.trade_changes += 1
         if self.events.active:
             self.events.emit(
                 VenueEvent(

@@ -562,6 +562,11 @@ class SimVenue:
             trade = self._engine.trades.get(trade_id)
             return trade.snapshot() if trade is not None else None
 
+    def trade_changes(self) -> int:
+        """A count that moves whenever a trade is stored or changes status: while it
+        stands still, :meth:`trades` answers the same (a cheap "anything new?")."""
+        return self._engine.trade_changes
+
     def trades(
         self,
         address: str | None = None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -91,6 +92,12 @@ class InProcessVenue:
         # their levels seldom change, and building the Decimals is most of a read
         self._decimals: dict[int, Decimal] = {}
         self._levels: dict[tuple[int, int], BookLevel] = {}
+        # our trades as (stamp ms, fills), the newest stamp and the venue's trade count
+        # they were read at: fills are asked for every tick, trades happen seldom, and
+        # while the count stands still the history is the same (FillEvents are frozen)
+        self._trade_count: int | None = None
+        self._trade_fills: list[tuple[float, list[FillEvent]]] = []
+        self._newest_ms = -math.inf
 
     @property
     def address(self) -> str:
@@ -206,12 +213,17 @@ class InProcessVenue:
 
     def fills(self, since_ms: int = 0) -> list[FillEvent]:
         """Our fills whose status changed at or after ``since_ms``."""
-        return [
-            f
-            for t in self._venue.trades(self._address)
-            if t.last_update * 1000 >= since_ms
-            for f in self._fills_of(t)
-        ]
+        count = self._venue.trade_changes()  # read first: a later change re-reads
+        if count != self._trade_count:
+            self._trade_fills = [
+                (t.last_update * 1000, self._fills_of(t))
+                for t in self._venue.trades(self._address)
+            ]
+            self._newest_ms = max((s for s, _ in self._trade_fills), default=-math.inf)
+            self._trade_count = count
+        if self._newest_ms < since_ms:  # the usual tick: nothing changed since
+            return []
+        return [f for stamp, fs in self._trade_fills if stamp >= since_ms for f in fs]
 
     def collateral_micro(self) -> int:
         """Free plus reserved collateral."""
