@@ -29,6 +29,7 @@ from src.trading.position_manager.rules import (
     scale_in,
     stop_loss,
 )
+from src.trading.signals.frozen import quick_init
 from src.trading.venue.port import OrderType
 from src.utils.money import MICRO, from_micro, micro_str, to_micro
 
@@ -36,6 +37,7 @@ ENTRY_ORDER_TTL_S = 120.0  # a resting entry that has not filled by then is stal
 DEFAULT_TICK_MICRO = 10_000
 
 
+@quick_init  # built for every decision the signal generator stores
 @dataclass(frozen=True, slots=True)
 class SignalView:
     """The latest decision for a coin's current window, as the monitor needs it."""

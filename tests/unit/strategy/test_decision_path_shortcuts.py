@@ -27,6 +27,7 @@ from src.data.market_data.windows import WindowRef
 from src.trading import logic, strategy
 from src.trading.logic import AccountState, DecisionAudit, DecisionInputs, decide
 from src.trading.params import StrategyParams
+from src.trading.position_manager.monitor import SignalView
 from src.trading.signals import confidence, fair_value, types
 from src.trading.signals.frozen import quick_init
 from src.trading.strategy import BookTop, MarketSnapshot, analyze
@@ -96,6 +97,7 @@ QUICK = [
     fair_value.FairValue,
     confidence.ConfidenceResult,
     types.SignalResult,
+    SignalView,
 ]
 
 
