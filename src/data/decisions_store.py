@@ -5,7 +5,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Mapping, Sequence
 
-_COLUMNS = (
+# The stored columns a decision fills, in insert order (``Decision.row_values`` follows it).
+DECISION_COLUMNS = (
     "symbol",
     "decided_ms",
     "action",
@@ -27,7 +28,7 @@ _COLUMNS = (
 
 
 def _insert_sql() -> str:
-    names = ("window_id", "mode", *_COLUMNS)
+    names = ("window_id", "mode", *DECISION_COLUMNS)
     marks = ", ".join("?" for _ in names)
     return f"INSERT INTO decisions ({', '.join(names)}) VALUES ({marks})"
 
@@ -42,11 +43,11 @@ def insert_decision(
     mode: str,
 ) -> int:
     """Store one ``Decision.to_row()`` — or its ``row_values()``: the same values in the
-    order of the columns here (``logic.ROW_COLUMNS``), with no dict built on the way, as
+    order of :data:`DECISION_COLUMNS`, with no dict built on the way, as
     the signal generator stores one every poll; returns its id."""
     if type(row) is tuple or not isinstance(row, Mapping):
         values: Sequence[object] = row  # type: ignore[assignment]
     else:
-        values = [row[name] for name in _COLUMNS]
+        values = [row[name] for name in DECISION_COLUMNS]
     cur.execute(_INSERT, (window_id, mode, *values))
     return int(cur.lastrowid or 0)

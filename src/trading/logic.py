@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_UP, Decimal
 from typing import Any
 
+from src.data.decisions_store import DECISION_COLUMNS
 from src.data.market_data.indicators import Indicators
 from src.data.market_data.polymarket import MAX_TIMESTAMP_MS
 from src.data.market_data.price_validation import ValidationResult
@@ -352,26 +353,8 @@ class Decision:
         return payload
 
 
-# The columns of :meth:`Decision.to_row`, in order (``decisions_store`` inserts them so).
-ROW_COLUMNS = (
-    "symbol",
-    "decided_ms",
-    "action",
-    "reason",
-    "method",
-    "confidence",
-    "confidence_additive",
-    "confidence_bayesian",
-    "fair_value",
-    "market_price",
-    "price_micro",
-    "size_micro",
-    "fee_micro",
-    "expected_value",
-    "time_left_s",
-    "signals_json",
-    "inputs_json",
-)
+# The columns of :meth:`Decision.to_row`, in order: the table's, as the store inserts them.
+ROW_COLUMNS = DECISION_COLUMNS
 
 
 def _lean_json_text(inputs: DecisionInputs, a: Analysis | None) -> str | None:

@@ -646,7 +646,7 @@ REVIEWED_DYNAMIC_SQL = {
     ("src/data/db_connection.py", "db_connection"): "one of the literals 'BEGIN' and "
     "'BEGIN IMMEDIATE', or a savepoint named from the int nesting depth",
     ("src/data/decisions_store.py", "insert_decision"): "column names from the fixed "
-    "tuple _COLUMNS and one '?' per column; every value is bound",
+    "tuple DECISION_COLUMNS and one '?' per column; every value is bound",
     ("src/bot/settler.py", "_chores"): "an IN list of one '?' per OPEN_LOCAL status; "
     "the statuses are bound",
     ("src/data/ledger_store.py", "_live_fills"): "`where` is a column name this module "

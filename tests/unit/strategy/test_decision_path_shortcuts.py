@@ -14,6 +14,7 @@ import dataclasses
 import inspect
 import json
 import math
+import sqlite3
 import typing
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -24,6 +25,7 @@ from hypothesis import strategies as st
 
 from src.data import decisions_store
 from src.data.market_data.windows import WindowRef
+from src.data.migrations import run_migrations
 from src.trading import logic, strategy
 from src.trading.logic import AccountState, DecisionAudit, DecisionInputs, decide
 from src.trading.params import StrategyParams
@@ -451,8 +453,13 @@ class Cursor:
         return self
 
 
-def test_the_row_columns_are_the_tables() -> None:
-    assert logic.ROW_COLUMNS == decisions_store._COLUMNS
+def test_the_row_columns_are_the_tables(tmp_path) -> None:
+    """One list of columns, the store's, and every one of them is in the migrated table."""
+    assert logic.ROW_COLUMNS is decisions_store.DECISION_COLUMNS
+    run_migrations(tmp_path / "d.db")
+    with sqlite3.connect(tmp_path / "d.db") as conn:
+        table = {r[1] for r in conn.execute("PRAGMA table_info(decisions)")}
+    assert set(decisions_store.DECISION_COLUMNS) <= table
 
 
 @FAST
