@@ -98,6 +98,10 @@ class InProcessVenue:
         self._trade_count: int | None = None
         self._trade_fills: list[tuple[float, list[FillEvent]]] = []
         self._newest_ms = -math.inf
+        # each trade's fills by trade id, with the (status, last update) they were built
+        # at: when the count moves, only the trades that changed are converted again (a
+        # long run holds thousands; fee, legs and parties never change after the match)
+        self._converted: dict[str, tuple[tuple[object, float], list[FillEvent]]] = {}
 
     @property
     def address(self) -> str:
@@ -216,7 +220,7 @@ class InProcessVenue:
         count = self._venue.trade_changes()  # read first: a later change re-reads
         if count != self._trade_count:
             self._trade_fills = [
-                (t.last_update * 1000, self._fills_of(t))
+                (t.last_update * 1000, self._converted_fills(t))
                 for t in self._venue.trades(self._address)
             ]
             self._newest_ms = max((s for s, _ in self._trade_fills), default=-math.inf)
@@ -224,6 +228,16 @@ class InProcessVenue:
         if self._newest_ms < since_ms:  # the usual tick: nothing changed since
             return []
         return [f for stamp, fs in self._trade_fills if stamp >= since_ms for f in fs]
+
+    def _converted_fills(self, trade: sim.Trade) -> list[FillEvent]:
+        """``_fills_of(trade)``, converted again only when its status or time moved."""
+        version = (trade.status, trade.last_update)
+        kept = self._converted.get(trade.trade_id)
+        if kept is not None and kept[0] == version:
+            return kept[1]
+        fills = self._fills_of(trade)
+        self._converted[trade.trade_id] = (version, fills)
+        return fills
 
     def collateral_micro(self) -> int:
         """Free plus reserved collateral."""

@@ -31,6 +31,10 @@ EXPECTED_TABLES = {
     "cash_ledger",
 }
 
+# the shipped schema's version, and the next one a test may add
+LATEST = max(m.version for m in discover(MIGRATIONS_DIR))
+NEXT = LATEST + 1
+
 
 @pytest.fixture
 def migrations(tmp_path: Path) -> Path:
@@ -77,11 +81,11 @@ def test_rerun_is_a_no_op(tmp_path: Path) -> None:
 def test_new_migration_is_applied_after_a_backup(tmp_path: Path, migrations: Path) -> None:
     db = tmp_path / "bot.db"
     run_migrations(db, migrations)
-    (migrations / "002_add_note.sql").write_text(
+    (migrations / f"{NEXT:03d}_add_note.sql").write_text(
         "-- a comment; with a semicolon\nALTER TABLE positions ADD COLUMN note TEXT;\n"
     )
     report = run_migrations(db, migrations)
-    assert [m.version for m in report.applied] == [2]
+    assert [m.version for m in report.applied] == [NEXT]
     assert report.backup is not None and report.backup.exists()
     assert "note" not in {
         r[1] for r in sqlite3.connect(report.backup).execute("PRAGMA table_info(positions)")
@@ -93,10 +97,10 @@ def test_new_migration_is_applied_after_a_backup(tmp_path: Path, migrations: Pat
 
 def test_refuses_a_database_newer_than_the_code(tmp_path: Path, migrations: Path) -> None:
     db = tmp_path / "bot.db"
-    (migrations / "002_future.sql").write_text("CREATE TABLE future (x INTEGER);\n")
+    (migrations / f"{NEXT:03d}_future.sql").write_text("CREATE TABLE future (x INTEGER);\n")
     run_migrations(db, migrations)
-    (migrations / "002_future.sql").unlink()
-    with pytest.raises(DatabaseTooNewError, match="schema version 2"):
+    (migrations / f"{NEXT:03d}_future.sql").unlink()
+    with pytest.raises(DatabaseTooNewError, match=f"schema version {NEXT}"):
         run_migrations(db, migrations)
 
 
@@ -114,10 +118,10 @@ def test_failing_migration_leaves_the_previous_version(
 ) -> None:
     db = tmp_path / "bot.db"
     run_migrations(db, migrations)
-    (migrations / "002_broken.sql").write_text(
+    (migrations / f"{NEXT:03d}_broken.sql").write_text(
         "CREATE TABLE half_done (x INTEGER);\nALTER TABLE nowhere ADD COLUMN y;\n"
     )
-    with pytest.raises(MigrationError, match="unchanged at version 1"):
+    with pytest.raises(MigrationError, match=f"unchanged at version {LATEST}"):
         run_migrations(db, migrations)
     assert "half_done" not in tables(db)
 
@@ -130,8 +134,8 @@ def test_badly_named_files_are_refused(migrations: Path, name: str) -> None:
 
 
 def test_gaps_in_versions_are_refused(migrations: Path) -> None:
-    (migrations / "003_skip.sql").write_text("SELECT 1;")
-    with pytest.raises(MigrationError, match="expected version 002"):
+    (migrations / f"{NEXT + 1:03d}_skip.sql").write_text("SELECT 1;")
+    with pytest.raises(MigrationError, match=f"expected version {NEXT:03d}"):
         discover(migrations)
 
 
