@@ -130,7 +130,7 @@ def _coins(text: str | None) -> tuple[str, ...]:
     show_default=True,
     help="What each stored decision keeps in ledger.db: lean — what the reports read "
     "(a few dozen bytes); full — every input and signal, as `run` stores them (about "
-    "3 kB a decision: ~100 MB a day of 4 coins).",
+    "3 kB a decision: ~130 MB a day of 4 coins).",
 )
 @click.option(
     "--out",

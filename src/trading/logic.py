@@ -78,7 +78,7 @@ class DecisionAudit(enum.Enum):
 
     ``run`` keeps the full snapshot — every input, signal and both confidences — for the
     audit trail. A backtest stores hundreds of thousands of decisions (about 3 kB each in
-    full: 28 days × 4 coins would write some 3 GB) and its reports read only the columns
+    full: 28 days × 4 coins would write some 3.5 GB) and its reports read only the columns
     and :data:`LEAN_INPUT_PATHS`, so it may keep just those (the same values).
     """
 
