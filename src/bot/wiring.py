@@ -145,18 +145,9 @@ def _lockstep(settings: Settings, clock: Clock) -> Adapters:
     """The sim's HTTP adapters for a run stepped on the emulator's manual clock: no
     streams (the driver reads fills each tick), no rate limit (the world waits for the
     bot, and real-time pacing only slows the run), fill reports of this run only."""
-    from src.trading.venue.clob import ClobVenue
+    from src.cli.venue_cmd import venue_from_settings
 
-    venue = ClobVenue.connect(
-        settings.polymarket_clob_url,
-        private_key=settings.private_key,
-        chain_id=settings.chain_id,
-        data_url=settings.polymarket_data_url,
-        signature_type=settings.signature_type,
-        funder=settings.funder_address or None,
-        timeout_s=settings.venue_timeout_sec,
-        rate_per_s=LOCKSTEP_RATE_PER_S,
-    )
+    venue = venue_from_settings(settings, rate_per_s=LOCKSTEP_RATE_PER_S)
     return Adapters(
         mode=Mode.SIM,
         settings=settings,

@@ -48,8 +48,9 @@ from src.utils.redaction import REDACTOR, redact
 MAX_CLOCK_DRIFT_S = 5
 
 
-def venue_from_settings(settings: Settings) -> ClobVenue:
-    """The CLOB venue for the configured key (L2 credentials derived when not set)."""
+def venue_from_settings(settings: Settings, **options: Any) -> ClobVenue:
+    """The CLOB venue for the configured key (L2 credentials derived when not set);
+    ``options`` go to :meth:`ClobVenue.connect` over the settings' (e.g. ``rate_per_s``)."""
     if not settings.private_key:
         raise click.UsageError(
             "POLYMARKET_PRIVATE_KEY is not set: the venue commands need the account's key "
@@ -69,6 +70,7 @@ def venue_from_settings(settings: Settings) -> ClobVenue:
         funder=settings.funder_address or None,
         creds=creds,
         timeout_s=settings.venue_timeout_sec,
+        **options,
     )
 
 
