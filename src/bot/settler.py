@@ -16,10 +16,10 @@ from src.notifications.notifier import Kind, Notification, Notifier
 from src.trading.position_manager.jobs import Job, RedeemRequest
 from src.trading.position_manager.portfolio import (
     WindowRow,
+    any_working_order,
     windows_to_redeem,
     windows_to_resolve,
 )
-from src.trading.position_manager.reconciliation import OPEN_LOCAL
 from src.trading.position_manager.settlement import settle_window
 from src.trading.venue.port import Venue
 from src.utils.clock import Clock
@@ -27,7 +27,6 @@ from src.utils.logger import log, log_warning
 from src.utils.money import micro_str
 
 DAY_S = 86_400
-_MARKS = ", ".join("?" for _ in OPEN_LOCAL)
 # The windows to redeem, whether an order is working, the positions sold since last step.
 _Chores = tuple[list[WindowRow], bool, list[sqlite3.Row]]
 
@@ -79,11 +78,7 @@ class Settler:
         venue redeems), whether any order is still working (the order sync has
         nothing to look up otherwise) and the positions sold since the last step."""
         redeemable = windows_to_redeem(cur) if self.placer.redeem_supported else []
-        working = cur.execute(
-            f"SELECT EXISTS (SELECT 1 FROM orders WHERE status IN ({_MARKS}))",
-            OPEN_LOCAL,
-        ).fetchone()[0]
-        return redeemable, bool(working), self._closed(cur)
+        return redeemable, any_working_order(cur), self._closed(cur)
 
     def _closed(self, cur: sqlite3.Cursor) -> list[sqlite3.Row]:
         """Positions closed by a sale since the last step, in closing order."""

@@ -647,8 +647,6 @@ REVIEWED_DYNAMIC_SQL = {
     "'BEGIN IMMEDIATE', or a savepoint named from the int nesting depth",
     ("src/data/decisions_store.py", "insert_decision"): "column names from the fixed "
     "tuple DECISION_COLUMNS and one '?' per column; every value is bound",
-    ("src/bot/settler.py", "_chores"): "an IN list of one '?' per OPEN_LOCAL status; "
-    "the statuses are bound",
     ("src/data/ledger_store.py", "_live_fills"): "`where` is a column name this module "
     "passes as a literal ('order_id' / 'token_id', checked below) and an IN list of '?'",
     ("src/data/migrations.py", "_apply"): "statements of the checksummed migration files "
@@ -659,6 +657,8 @@ REVIEWED_DYNAMIC_SQL = {
     "list _WINDOW_COLUMNS",
     ("src/trading/position_manager/portfolio.py", "working_orders"): "an IN list of one "
     "'?' per OPEN_LOCAL status; the statuses are bound",
+    ("src/trading/position_manager/portfolio.py", "any_working_order"): "the same IN "
+    "list as working_orders (_OPEN_MARKS); the statuses are bound",
     ("src/trading/position_manager/portfolio.py", "window_by_slug"): "the constant "
     "_WINDOW_COLUMNS; the slug is bound",
     ("src/trading/position_manager/portfolio.py", "window_by_condition"): "the constant "

@@ -98,16 +98,28 @@ def open_positions(cur: sqlite3.Cursor) -> list[OpenPosition]:
     return [OpenPosition(*tuple(r)[:9], _window(r, 9)) for r in rows]
 
 
+_OPEN_MARKS = ", ".join("?" for _ in OPEN_LOCAL)  # one bound parameter per status
+
+
 def working_orders(cur: sqlite3.Cursor) -> list[WorkingOrder]:
     """Every order that is not final, oldest first."""
-    marks = ", ".join("?" for _ in OPEN_LOCAL)
     rows = cur.execute(
         "SELECT client_order_id, venue_order_id, token_id, symbol, outcome, intent, side, "
         "price_micro, size_micro, filled_micro, status, created_ms, window_id "
-        f"FROM orders WHERE status IN ({marks}) ORDER BY id",
+        f"FROM orders WHERE status IN ({_OPEN_MARKS}) ORDER BY id",
         OPEN_LOCAL,
     ).fetchall()
     return [WorkingOrder(*tuple(r)) for r in rows]
+
+
+def any_working_order(cur: sqlite3.Cursor) -> bool:
+    """Whether :func:`working_orders` would find any, without reading them."""
+    return bool(
+        cur.execute(
+            f"SELECT EXISTS (SELECT 1 FROM orders WHERE status IN ({_OPEN_MARKS}))",
+            OPEN_LOCAL,
+        ).fetchone()[0]
+    )
 
 
 def window_by_slug(cur: sqlite3.Cursor, slug: str) -> WindowRow | None:
