@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from src.backtest.adapters import InProcessBinanceClient, InProcessGamma
-from src.backtest.lockstep import Lockstep
+from src.backtest.lockstep import BACKTEST_TICKS_PER_COMMIT, Lockstep
 from src.bot.engine import Bot, RunOptions
 from src.bot.wiring import Adapters
 from src.config.modes import Mode
@@ -194,7 +194,14 @@ def run_backtest(
         span = int((last - (start - start % WINDOW_SECONDS)) // WINDOW_SECONDS)
         window_count = span * len(coins)
     end = min(last + SETTLE_TAIL_S, feed_end)
-    lockstep = Lockstep(bot, emulator.step, spec.resolution_s, venue, next_activity)
+    lockstep = Lockstep(
+        bot,
+        emulator.step,
+        spec.resolution_s,
+        venue,
+        next_activity,
+        ticks_per_commit=BACKTEST_TICKS_PER_COMMIT,
+    )
 
     def tick(now: float) -> None:
         if on_tick is not None:

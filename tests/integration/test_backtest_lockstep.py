@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from src.backtest import runner
 from src.backtest.runner import BacktestSpec, run_backtest
 from src.config.settings import load_settings
 
@@ -49,3 +50,11 @@ def test_same_seed_same_ledger_and_trades_happen(tmp_path: Path) -> None:
     assert len(first["decisions"]) > 100
     assert any(action != "PASS" for _, _, action, *_ in first["decisions"])
     assert first["orders"], "the aggressive profile traded nothing in the backtest"
+
+
+def test_commit_batches_leave_the_same_ledger_as_a_commit_a_tick(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batched = _run(tmp_path, "batched", seed=3)
+    monkeypatch.setattr(runner, "BACKTEST_TICKS_PER_COMMIT", 1)
+    assert _run(tmp_path, "every-tick", seed=3) == batched
