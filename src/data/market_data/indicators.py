@@ -322,7 +322,8 @@ class IndicatorState:
             mid = closes[-1 - half]
             acceleration = math.log(close / mid) - math.log(mid / closes[-1 - 2 * half])
         sq = self._sq_returns
-        sigma = math.sqrt(sq.total / sq.count) if sq.count else _NAN
+        # a sum of squares: add-and-subtract can leave it a hair below zero, never above
+        sigma = math.sqrt(max(sq.total, 0.0) / sq.count) if sq.count else _NAN
         rsi = rsi_centered = _NAN
         if self._bars >= cfg.rsi_window:
             up, down = self._ema_up, self._ema_down

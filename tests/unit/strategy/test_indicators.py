@@ -195,6 +195,32 @@ def test_long_run_has_no_float_drift() -> None:
     _assert_agree(state.snapshot(), naive_indicators(data))
 
 
+def test_volatility_of_a_rolling_sum_drifted_below_zero_is_zero_not_an_error() -> None:
+    """Add-and-subtract over tiny squared returns next to large ones can leave the
+    rolling sum of squares a hair below zero between two exact re-sums; the square root
+    of it used to raise (and the strategy then passed on an internal error)."""
+    closes = [
+        100.0,
+        100.00000010000001,
+        130.00000013000002,
+        130.00000013000002,
+        100.00000010000001,
+        130.00000013000002,
+        130.00000026000004,
+        130.00000026000004,
+        130.00000026000004,
+        130.00000013000005,
+        100.00000010000002,
+        100.00000010000002,
+        100.00000000000003,
+    ]  # found by a search: the sum is negative after one of these minutes
+    state = IndicatorState(IndicatorConfig(vol_lookback=3))
+    for k in klines_from_closes(closes, T0 + len(closes) * MINUTE_MS):
+        state.update(k)
+        sigma = state.snapshot().sigma_1m
+        assert sigma >= 0 or math.isnan(sigma)
+
+
 _price = st.floats(0.5, 2.0)
 
 
