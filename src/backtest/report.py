@@ -30,12 +30,14 @@ from __future__ import annotations
 
 import bisect
 import csv
+import functools
 import itertools
 import json
 import math
 import random
 import sqlite3
 import statistics
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -108,6 +110,35 @@ def _iso(seconds: float) -> str:
 
 def _num(value: float | None, places: int = 6) -> str:
     return "" if value is None else f"{value:.{places}f}"
+
+
+def _num6(value: float | None) -> str:
+    """``_num(value)`` without the nested format spec (4 of them per decision row)."""
+    return "" if value is None else f"{value:.6f}"
+
+
+# Every coin decides on the same tick, and a run's prices and fees are a few hundred
+# values: a long run's millions of decisions format each time and amount once.
+@functools.lru_cache(maxsize=64)
+def _iso_ms(ms: int) -> str:
+    """``_iso(ms / 1000)``: the date as ``_iso`` writes it, once a day; the time of day by
+    arithmetic (``ms / 1000`` always falls in second ``ms // 1000``, and ``datetime``'s UTC
+    has no leap seconds)."""
+    day, of_day = divmod(ms // 1000, 86_400)
+    hour, minute, second = of_day // 3600, of_day // 60 % 60, of_day % 60
+    return f"{_iso_day(day)}T{hour:02d}:{minute:02d}:{second:02d}Z"
+
+
+@functools.lru_cache(maxsize=64)
+def _iso_day(day: int) -> str:
+    """The ``%Y-%m-%d`` of ``_iso`` on day ``day`` since the epoch."""
+    return datetime.fromtimestamp(day * 86_400, tz=UTC).strftime("%Y-%m-%d")
+
+
+@functools.lru_cache(maxsize=4096, typed=True)  # typed: 5 and 5.0 are not one key
+def _micro_text(micro: int) -> str:
+    """``micro_str``, remembered."""
+    return micro_str(micro)
 
 
 def trade_rows(cur: sqlite3.Cursor) -> list[TradeRow]:
@@ -234,6 +265,8 @@ _DECISIONS_SQL = (
 
 
 def _float(value: object) -> float | None:
+    if type(value) is float:  # what JSON gives for a P(Up) or a time: the common case
+        return value if math.isfinite(value) else None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value) if math.isfinite(value) else None
@@ -245,6 +278,8 @@ def _text(value: object) -> str | None:
 
 def _micro(value: object) -> int | None:
     """A price or rate from ``inputs_json`` (a decimal string) in micro-units."""
+    if isinstance(value, str):
+        return _micro_of_text(value)
     if value is None:
         return None
     try:
@@ -253,13 +288,39 @@ def _micro(value: object) -> int | None:
         return None
 
 
+# A run's prices and fee rates are a few hundred strings repeated over millions of rows.
+@functools.lru_cache(maxsize=1024)
+def _micro_of_text(text: str) -> int | None:
+    """``_micro`` of a string, remembered."""
+    try:
+        return to_micro(text)
+    except AmountError:
+        return None
+
+
+_JSON = json.JSONDecoder()
+
+
+def _loads(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
 def _inputs(text: str | None) -> list[Any]:
     values: Any = None
     if text:
+        # What json.loads gives, without its wrappers: raw_decode when it reads the
+        # whole text (it always reads SQLite's compact arrays); anything else (padding, a
+        # BOM, not JSON, not a str) goes to json.loads itself.
         try:
-            values = json.loads(text)
-        except ValueError:
-            values = None
+            values, end = _JSON.raw_decode(text)
+        except (ValueError, TypeError):
+            values = _loads(text)
+        else:
+            if end != len(text):
+                values = _loads(text)
     if not isinstance(values, list) or len(values) != len(_INPUT_PATHS):
         return [None] * len(_INPUT_PATHS)
     return values
@@ -292,10 +353,21 @@ def decision_row(r: Sequence[Any]) -> DecisionRow:
     )
 
 
+def ledger_decisions(cur: sqlite3.Cursor) -> Iterator[tuple[Any, ...]]:
+    """Every :data:`_DECISIONS_SQL` row of the ledger in the order it was taken, streamed
+    as plain tuples: from a cursor of its own on ``cur``'s connection (so in its
+    transaction), without the connection's :class:`sqlite3.Row` per row."""
+    rows = cur.connection.cursor()
+    rows.row_factory = None
+    try:
+        yield from rows.execute(_DECISIONS_SQL)
+    finally:
+        rows.close()
+
+
 def read_decisions(cur: sqlite3.Cursor) -> Iterator[DecisionRow]:
     """Every decision of the ledger in the order it was taken, streamed."""
-    for r in cur.execute(_DECISIONS_SQL):
-        yield decision_row(r)
+    return map(decision_row, ledger_decisions(cur))
 
 
 def write_decisions(path: Path, rows: Iterable[DecisionRow]) -> int:
@@ -324,6 +396,24 @@ def write_decisions(path: Path, rows: Iterable[DecisionRow]) -> int:
     return n
 
 
+def decision_fields(r: Sequence[Any]) -> list[str]:
+    """A :data:`_DECISIONS_SQL` row's line of ``decisions.csv``, read straight off the row:
+    what :func:`write_decisions` writes for its :func:`decision_row`."""
+    return [
+        r[0],
+        _iso_ms(int(r[1])),
+        r[2],
+        r[3],
+        _num6(r[4]),
+        _num6(r[5]),
+        _num6(r[6]),
+        "" if r[7] is None else _micro_text(r[7]),
+        "" if r[8] is None else _micro_text(r[8]),
+        _num6(r[9]),
+        r[10] or "",
+    ]
+
+
 # --- Brier score and calibration ---------------------------------------------------------
 
 
@@ -337,10 +427,13 @@ class Brier:
 
     def add(self, row: DecisionRow) -> None:
         """Score ``row`` if its window has an outcome and the method a finite P(Up)."""
-        p = row.p_up(self.method)
-        if p is None or row.outcome not in SIDES:
+        self.score(row.p_up(self.method), row.outcome)
+
+    def score(self, p_up: float | None, outcome: str | None) -> None:
+        """Score a P(Up) against ``outcome``, if both are known."""
+        if p_up is None or outcome not in SIDES:
             return
-        self.total += (p - (1.0 if row.outcome == "UP" else 0.0)) ** 2
+        self.total += (p_up - (1.0 if outcome == "UP" else 0.0)) ** 2
         self.count += 1
 
     @property
@@ -380,14 +473,31 @@ class MinuteBrier:
 def forecasts(row: DecisionRow) -> dict[str, float | None]:
     """What each forecaster said P(Up) was at ``row``: the market's mid (Up book, both
     sides quoted), the fair value, each confidence method's P(Up)."""
+    return forecast_values(
+        row.up_bid_micro,
+        row.up_ask_micro,
+        row.fair_value,
+        row.p_up_additive,
+        row.p_up_bayesian,
+    )
+
+
+def forecast_values(
+    up_bid_micro: int | None,
+    up_ask_micro: int | None,
+    fair_value: float | None,
+    p_up_additive: float | None,
+    p_up_bayesian: float | None,
+) -> dict[str, float | None]:
+    """:func:`forecasts` from the decision's values."""
     mid = None
-    if row.up_bid_micro is not None and row.up_ask_micro is not None:
-        mid = (row.up_bid_micro + row.up_ask_micro) / 2 / MICRO
+    if up_bid_micro is not None and up_ask_micro is not None:
+        mid = (up_bid_micro + up_ask_micro) / 2 / MICRO
     return {
         "market": mid,
-        "fair_value": row.fair_value,
-        "additive": row.p_up_additive,
-        "bayesian": row.p_up_bayesian,
+        "fair_value": fair_value,
+        "additive": p_up_additive,
+        "bayesian": p_up_bayesian,
     }
 
 
@@ -399,34 +509,52 @@ class BrierByMinute:
     __slots__ = ("_seen", "_sums")
 
     def __init__(self) -> None:
-        self._seen: set[tuple[str, int, int]] = set()
-        self._sums: dict[int, dict[str, list[float]]] = {
-            m: {name: [] for name in FORECASTERS} for m in BRIER_MINUTES
+        # A month is some 10,000 windows of 14 marks: per window (symbol, start), the marks
+        # taken as bits of one int; the scores as C doubles (summed as the floats they are).
+        self._seen: dict[tuple[str, int], int] = {}
+        self._sums: dict[int, dict[str, array[float]]] = {
+            m: {name: array("d") for name in FORECASTERS} for m in BRIER_MINUTES
         }
 
     def add(self, row: DecisionRow) -> None:
         """Score ``row`` if it is its window's first decision of a minute mark."""
         if row.outcome not in SIDES or row.elapsed_s is None or row.window_start is None:
             return
-        minute = int(row.elapsed_s // 60)
+        minute = self.first_of_minute(row.symbol, row.window_start, row.elapsed_s)
+        if minute is not None:
+            self.score(minute, row.outcome, forecasts(row))
+
+    def first_of_minute(
+        self, symbol: str, window_start: int, elapsed_s: float
+    ) -> int | None:
+        """The minute mark of a decision ``elapsed_s`` into window (``symbol``,
+        ``window_start``) if it is the window's first there (the mark is then taken);
+        else None. Cheap: most decisions stop here, before their forecasts are read."""
+        minute = int(elapsed_s // 60)
         if minute not in self._sums:
-            return
-        key = (row.symbol, row.window_start, minute)
-        if key in self._seen:
-            return
-        self._seen.add(key)
-        outcome = 1.0 if row.outcome == "UP" else 0.0
+            return None
+        key = (symbol, window_start)
+        marks = self._seen.get(key, 0)
+        if marks >> minute & 1:
+            return None
+        self._seen[key] = marks | 1 << minute
+        return minute
+
+    def score(self, minute: int, outcome: str, said: dict[str, float | None]) -> None:
+        """Score each forecaster's P(Up) in ``said`` (:func:`forecasts`) at ``minute``
+        against ``outcome`` (UP or DOWN)."""
+        happened = 1.0 if outcome == "UP" else 0.0
         scores = self._sums[minute]
-        for name, p in forecasts(row).items():
+        for name, p in said.items():
             if p is not None and math.isfinite(p):
-                scores[name].append((p - outcome) ** 2)
+                scores[name].append((p - happened) ** 2)
 
     def table(self) -> tuple[MinuteBrier, ...]:
         """One row per minute that saw a window, earliest first."""
         rows = []
         for minute in BRIER_MINUTES:
             scores = self._sums[minute]
-            windows = sum(1 for key in self._seen if key[2] == minute)
+            windows = sum(marks >> minute & 1 for marks in self._seen.values())
             if not windows:
                 continue
             means = {name: (sum(v) / len(v) if v else None) for name, v in scores.items()}
@@ -468,16 +596,21 @@ class CalibrationTally:
 
     def add(self, row: DecisionRow) -> None:
         """Count ``row`` in its bucket, if it qualifies."""
-        direction = row.direction(self.method)
-        confidence = row.confidence(self.method)
-        if row.outcome not in SIDES or direction not in SIDES or confidence is None:
+        self.record(row.direction(self.method), row.confidence(self.method), row.outcome)
+
+    def record(
+        self, direction: object, confidence: float | None, outcome: str | None
+    ) -> None:
+        """Count a decision pointing to ``direction`` with ``confidence``, if it
+        qualifies (a ``direction`` that is not a side, a string or not, never does)."""
+        if outcome not in SIDES or direction not in SIDES or confidence is None:
             return
         index = bucket_index(confidence)
         if index is None:
             return
         self._count[index] += 1
         self._sum[index] += confidence
-        self._wins[index] += direction == row.outcome
+        self._wins[index] += direction == outcome
 
     def buckets(self) -> tuple[CalibrationBucket, ...]:
         """The non-empty buckets, lowest first."""
@@ -614,6 +747,16 @@ class EntryPoints:
         """Keep ``row`` if it is its window's first entry point."""
         if is_entry_point(row, self.rules):
             self._first.setdefault((row.symbol, row.window_start or 0), row)
+
+    def wants(self, symbol: str, window_start: int, elapsed_s: float) -> bool:
+        """Could a decision ``elapsed_s`` into window (``symbol``, ``window_start``) be
+        kept? Inside the entry period, and none kept yet: cheap, before the decision is
+        read in full for :meth:`add`."""
+        rules = self.rules
+        return (
+            rules.entry_min_elapsed_s <= elapsed_s <= rules.entry_max_elapsed_s
+            and (symbol, window_start) not in self._first
+        )
 
     def rows(self) -> list[DecisionRow]:
         """The kept decisions by window start, then symbol."""
@@ -809,13 +952,63 @@ class BacktestReport:
     files: tuple[str, ...]
 
 
-def _observe(
-    rows: Iterable[DecisionRow], sinks: Sequence[Callable[[DecisionRow], None]]
-) -> Iterator[DecisionRow]:
-    for row in rows:
-        for sink in sinks:
-            sink(row)
-        yield row
+class DecisionTally:
+    """Every figure the report draws from the decisions — each method's Brier score and
+    calibration, the Brier score by minute, the baselines' entry points — fed the
+    ledger's rows (:func:`ledger_decisions`) one at a time.
+
+    The same figures as giving each row's :func:`decision_row` to :class:`Brier`,
+    :class:`CalibrationTally`, :class:`BrierByMinute` and :class:`EntryPoints`, but a long
+    run has millions of rows: only the few a window keeps (its first of a minute mark, its
+    entry point) are read in full; the rest give their values straight to the tallies.
+    """
+
+    __slots__ = ("briers", "by_minute", "calibration", "points")
+
+    def __init__(self, rules: BaselineRules) -> None:
+        self.briers = {m: Brier(m) for m in METHODS}
+        self.calibration = {m: CalibrationTally(m) for m in METHODS}
+        self.by_minute = BrierByMinute()
+        self.points = EntryPoints(rules)
+
+    def add(self, r: Sequence[Any]) -> None:
+        """Tally one :data:`_DECISIONS_SQL` row."""
+        outcome = r[10]
+        if outcome not in SIDES:  # every figure is scored against the window's outcome
+            return
+        dir_a, p_a, dir_b, p_b, elapsed, bid, ask, _ = _inputs(r[12])
+        p_a, p_b = _float(p_a), _float(p_b)
+        self.briers["additive"].score(p_a, outcome)
+        self.briers["bayesian"].score(p_b, outcome)
+        self.calibration["additive"].record(dir_a, r[4], outcome)
+        self.calibration["bayesian"].record(dir_b, r[5], outcome)
+        elapsed = _float(elapsed)
+        if elapsed is None or r[11] is None:  # neither a minute mark nor an entry point
+            return
+        symbol, window_start = r[0], int(r[11]) // 1000
+        minute = self.by_minute.first_of_minute(symbol, window_start, elapsed)
+        if minute is not None:
+            said = forecast_values(_micro(bid), _micro(ask), r[6], p_a, p_b)
+            self.by_minute.score(minute, outcome, said)
+        if self.points.wants(symbol, window_start, elapsed):
+            self.points.add(decision_row(r))
+
+
+def write_ledger_decisions(
+    path: Path, rows: Iterable[Sequence[Any]], tally: DecisionTally
+) -> int:
+    """``decisions.csv`` from the ledger's rows (:func:`ledger_decisions`), each also given
+    to ``tally``; returns the row count. The file :func:`write_decisions` writes for their
+    :func:`decision_row`."""
+    n = 0
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        out = csv.writer(handle)
+        out.writerow(DECISION_COLUMNS)
+        for r in rows:
+            out.writerow(decision_fields(r))
+            tally.add(r)
+            n += 1
+    return n
 
 
 def _figure_title(meta: dict[str, Any], total: GroupStats) -> str:
@@ -838,17 +1031,12 @@ def write_outputs(
     ``out_dir`` from the configured database; returns what they hold."""
     out_dir.mkdir(parents=True, exist_ok=True)
     rules = rules or BaselineRules(seed=int(meta.get("seed", 0) or 0))
-    briers = {m: Brier(m) for m in METHODS}
-    tallies = {m: CalibrationTally(m) for m in METHODS}
-    points = EntryPoints(rules)
-    by_minute = BrierByMinute()
-    sinks = [b.add for b in briers.values()] + [t.add for t in tallies.values()]
-    sinks.append(by_minute.add)
+    tally = DecisionTally(rules)
     with db_connection(readonly=True) as cur:
         trades = trade_rows(cur)
         write_trades(out_dir / "trades.csv", trades)
-        decisions = write_decisions(
-            out_dir / "decisions.csv", _observe(read_decisions(cur), [*sinks, points.add])
+        decisions = write_ledger_decisions(
+            out_dir / "decisions.csv", ledger_decisions(cur), tally
         )
     closed = closed_trades(trades)
     total = group_stats("total", closed)
@@ -858,12 +1046,12 @@ def write_outputs(
     drawdown = drawdown_curve(curve, start_micro)
     worst = max((fall for _, fall in drawdown), default=0)
     stake = rules.stake_micro or baseline_stake(trades)
-    compared = baselines(points.rows(), rules, stake)
-    calibrated = {m: tallies[m].buckets() for m in METHODS}
+    compared = baselines(tally.points.rows(), rules, stake)
+    calibrated = {m: tally.calibration[m].buckets() for m in METHODS}
     by_symbol = group_by(closed, lambda t: t.symbol)
     by_reason = group_by(closed, lambda t: t.exit_reason)
-    brier = {m: briers[m].value for m in METHODS}
-    minute_table = by_minute.table()
+    brier = {m: tally.briers[m].value for m in METHODS}
+    minute_table = tally.by_minute.table()
     summary: dict[str, Any] = {
         "windows": windows,
         "decisions": decisions,

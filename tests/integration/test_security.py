@@ -639,7 +639,7 @@ REVIEWED_DYNAMIC_SQL = {
     ("src/trading/position_manager/portfolio.py", "_sum"): "`query` is one of the module "
     "constants RESERVED_BY_BUYS / OPEN_COST, extended by a literal clause; the window id "
     "is bound",
-    ("src/backtest/report.py", "read_decisions"): "_DECISIONS_SQL is a module constant "
+    ("src/backtest/report.py", "ledger_decisions"): "_DECISIONS_SQL is a module constant "
     "built once from the fixed tuple _INPUT_PATHS of JSON paths; no data reaches it",
     ("src/data/db_connection.py", "connect"): "PRAGMA busy_timeout from the int constant "
     "BUSY_TIMEOUT_MS (a PRAGMA takes no bound parameters)",
