@@ -47,8 +47,9 @@ class InProcessBinanceClient:
         self._clock = clock
         # the forming minute's extremes, kept between polls (same answers, fewer reads)
         self._paths = binance_api.FormingPaths()
-        # per symbol, the last span's minutes: (first, read_end, candles). A poll asks
-        # from its last closed minute to now, the same span until a minute closes, and a
+        # per symbol, the last minutes read: (first, read_end, candles). A poll asks from
+        # its last closed minute to now: the same span until a minute closes, then one
+        # minute more, then (the bot has taken the closed one) a part of that one; and a
         # minute's candle never changes (one slot a symbol: bounded)
         self._minutes: dict[str, tuple[int, int, list[Kline]]] = {}
 
@@ -68,7 +69,7 @@ class InProcessBinanceClient:
         reading them back: the same rows with numbers (:func:`~src.sim.binance_api.
         kline_values`), through the same parser (``BinanceMarketData`` asks this way).
         The same range rules (:func:`~src.sim.binance_api.kline_span`) pick the bars;
-        a span asked again reuses its closed minutes (:attr:`_minutes`)."""
+        a span within the last one read reuses its minutes (:meth:`_span_minutes`)."""
         # ints as they are (what their text reads as), anything else as its text
         query = {k: v if type(v) is int else str(v) for k, v in params.items()}
         now = self._clock.now()
@@ -78,14 +79,24 @@ class InProcessBinanceClient:
             raise MarketDataError(f"Binance error {exc.code}: {exc.msg}") from None
         if span is None:
             return []
-        kept = self._minutes.get(span.symbol)
-        if kept is not None and kept[0] == span.first and kept[1] == span.read_end:
-            minutes = kept[2]
-        else:
-            minutes = self._feed.klines(span.symbol, span.first, span.read_end)
-            self._minutes[span.symbol] = (span.first, span.read_end, minutes)
-        bars = binance_api.span_bars(self._feed, now, span, self._paths, minutes)
+        bars = binance_api.span_bars(
+            self._feed, now, span, self._paths, self._span_minutes(span)
+        )
         return parse_klines([binance_api.kline_values(b) for b in bars])
+
+    def _span_minutes(self, span: binance_api.KlineSpan) -> list[Kline]:
+        """``feed.klines(span.symbol, span.first, span.read_end)``: the candles opening in
+        that range, so the kept ones of a range holding it, when there are (the tests
+        hold them equal)."""
+        first, end = span.first, span.read_end
+        kept = self._minutes.get(span.symbol)
+        if kept is not None and kept[0] <= first and end <= kept[1]:
+            if kept[0] == first and kept[1] == end:
+                return kept[2]
+            return [k for k in kept[2] if first <= k.open_time_ms < end]
+        minutes = self._feed.klines(span.symbol, first, end)
+        self._minutes[span.symbol] = (first, end, minutes)
+        return minutes
 
     def get_symbol_ticker(self, **params: Any) -> Any:
         """``GET /api/v3/ticker/price``."""

@@ -12,10 +12,10 @@ import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from src.sim.feeds.base import MINUTE_MS, Kline, PriceFeed, minute_open_ms
-from src.sim.feeds.table import feed_prices
+from src.sim.feeds.table import feed_prices, minute_reads
 
 INTERVALS_MS = {
     "1m": MINUTE_MS,
@@ -30,7 +30,6 @@ INTERVALS_MS = {
 DEFAULT_LIMIT = 500
 MAX_LIMIT = 1000
 FUNDING_INTERVAL_MS = 8 * 3600 * 1000
-PATH_STEP_S = 1.0
 PLACES = 8  # decimals of every price and volume in an answer (Binance's own)
 
 
@@ -154,17 +153,19 @@ class FormingPaths:
         """:meth:`extremes`, and the price at ``now`` (None: not asked) read in the same
         batch: a poll's new seconds and its close are one feed request."""
         steps = max(steps, 1)  # the minute's first second is always read
-        start_s = start_ms / 1000
         seen = self._seen.get(symbol)
         if seen is not None and seen[0] == start_ms and 0 < seen[1] <= steps:
             _, first, high, low = seen
         else:
             first = 0
-        times = [start_s + i * PATH_STEP_S for i in range(first, steps)]
+        close: float | None = None
         if now is not None:
-            times.append(now)
-        read = feed_prices(feed, symbol, times) if times else []
-        close = read.pop() if now is not None else None
+            read, close = minute_reads(feed, symbol, start_ms, first, steps, now)
+        elif first < steps:
+            start_s = start_ms / 1000
+            read = feed_prices(feed, symbol, [start_s + i for i in range(first, steps)])
+        else:
+            read = []
         if first == 0:  # nothing folded in yet: start from the minute's first second
             high = low = read[0]
         if read:
@@ -196,7 +197,7 @@ def forming_candle(
     start_s = start_ms / 1000
     steps = max(1, math.floor(now - start_s))
     if paths is None:
-        prices = [feed.price_at(symbol, start_s + i * PATH_STEP_S) for i in range(steps)]
+        prices = [feed.price_at(symbol, start_s + i) for i in range(steps)]
         high, low = max(prices), min(prices)
         close = feed.price_at(symbol, now)
     else:
@@ -269,13 +270,13 @@ def kline_bars(
     return [] if span is None else span_bars(feed, now, span, paths)
 
 
-@dataclass(frozen=True, slots=True)
-class KlineSpan:
+class KlineSpan(NamedTuple):
     """A klines query after Binance's rules: the bars it answers (see :func:`kline_span`).
 
     ``first`` is the first bar's open time (on the interval), ``stop`` the last open time
     allowed; the minutes ``[first, read_end)`` are read; ``live`` says the feed still runs
-    at ``now_ms``, so the forming candle can be one of them.
+    at ``now_ms``, so the forming candle can be one of them. (A named tuple: one is built
+    per request, and a frozen dataclass costs several times more to build.)
     """
 
     symbol: str
@@ -339,6 +340,10 @@ def span_bars(
         forming = forming_candle(feed, span.symbol, now, paths, whole)
         if forming is not None:
             closed.append(forming)
+    if span.step == MINUTE_MS:
+        # minutes are their own bars, and every one read lies in [first, stop]: it
+        # opens in [first, read_end), and read_end ends the minute holding stop
+        return closed[: span.limit]
     bars = [
         b
         for b in _aggregate(closed, span.step)

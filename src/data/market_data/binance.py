@@ -25,6 +25,7 @@ from src.utils.clock import Clock
 from src.utils.logger import log_warning
 
 DEFAULT_HISTORY = 240
+_INT64 = 2**63  # the integers a kline's times and counts may reach (exclusive)
 _FETCH_LIMIT = 1000  # Binance's maximum rows per klines request
 
 
@@ -68,16 +69,45 @@ def _integer(value: Any, what: str) -> int:
         number = int(value)
     except (TypeError, ValueError, OverflowError) as exc:  # int(inf) overflows
         raise MarketDataError(f"{what} is not an integer: {str(value)[:40]!r}") from exc
-    if not -(2**63) <= number < 2**63:  # no time or count of ours needs more
+    if not -_INT64 <= number < _INT64:  # no time or count of ours needs more
         raise MarketDataError(f"{what} is out of range: {str(value)[:40]!r}")
     return number
+
+
+def _typed_kline(row: list[Any] | tuple[Any, ...]) -> Kline | None:
+    """The row's candle when every field already is what converting it gives (an
+    in-process client's rows: ints in range, finite floats), which ``_integer`` and
+    ``_number`` would return unchanged; None otherwise (the general rules then decide,
+    with their messages). One sum checks the eight floats are finite: a NaN or an
+    infinity makes it NaN or infinite (so may an overflow: the general rules again)."""
+    t, o, h, lo, c, v, ct, qv, n, tb, tbq = row[:11]
+    if not (
+        type(t) is int
+        and type(ct) is int
+        and type(n) is int
+        and type(o) is float
+        and type(h) is float
+        and type(lo) is float
+        and type(c) is float
+        and type(v) is float
+        and type(qv) is float
+        and type(tb) is float
+        and type(tbq) is float
+    ):
+        return None
+    total = o + h + lo + c + v + qv + tb + tbq
+    if total - total != 0.0 or not (
+        -_INT64 <= t < _INT64 and -_INT64 <= ct < _INT64 and -_INT64 <= n < _INT64
+    ):
+        return None
+    return Kline(t, o, h, lo, c, v, ct, qv, n, tb, tbq)
 
 
 def parse_kline_row(row: Any) -> Kline:
     """One row of ``/api/v3/klines`` (12 fields, numbers as strings) → :class:`Kline`."""
     if not isinstance(row, (list, tuple)) or len(row) < 11:
         raise MarketDataError(f"kline row has the wrong shape: {str(row)[:80]}")
-    kline = Kline(  # positional, in Kline's field order: a keyword call costs more
+    kline = _typed_kline(row) or Kline(  # positional: a keyword call costs more
         _integer(row[0], "open time"),
         _number(row[1], "open"),
         _number(row[2], "high"),
@@ -209,7 +239,9 @@ class BinanceMarketData:
             return self.snapshot(coin)
         closed = [k for k in rows if k.close_time_ms < now_ms]
         with self._lock:
-            store = self._klines.setdefault(symbol, deque(maxlen=self._history))
+            store = self._klines.get(symbol)
+            if store is None:  # (not setdefault: that builds a deque every poll)
+                store = self._klines[symbol] = deque(maxlen=self._history)
             for kline in closed:
                 if not store or kline.open_time_ms > store[-1].open_time_ms:
                     store.append(kline)

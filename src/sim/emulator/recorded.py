@@ -171,17 +171,30 @@ def quotes_at(
     return quotes
 
 
+def token_columns(
+    tape: Tape, i: int, market: ListedMarket, token: str
+) -> tuple[int, int, int, int]:
+    """``(bid, ask, bid size, ask size)`` as row ``i >= 0`` of ``tape`` holds them for
+    one of ``market``'s tokens: all :func:`token_quotes` reads of the row."""
+    sizes = tape.sizes[i]
+    if token == market.up_token_id:
+        return tape.up_bid[i], tape.up_ask[i], sizes[0], sizes[1]
+    return tape.down_bid[i], tape.down_ask[i], sizes[2], sizes[3]
+
+
 def token_quotes(
     tape: Tape, i: int, market: ListedMarket, depth_micro: int, token: str
 ) -> tuple[Quote | None, Quote | None]:
     """The bid and ask row ``i >= 0`` of ``tape`` shows on one of ``market``'s tokens
     (see :func:`quotes_at`; a book read needs only its own token's)."""
-    sizes = tape.sizes[i]
-    if token == market.up_token_id:
-        bid, ask, bid_size, ask_size = tape.up_bid[i], tape.up_ask[i], sizes[0], sizes[1]
-    else:
-        bid, ask = tape.down_bid[i], tape.down_ask[i]
-        bid_size, ask_size = sizes[2], sizes[3]
+    return columns_quotes(token_columns(tape, i, market, token), market, depth_micro, token)
+
+
+def columns_quotes(
+    columns: tuple[int, int, int, int], market: ListedMarket, depth_micro: int, token: str
+) -> tuple[Quote | None, Quote | None]:
+    """The bid and ask a row's :func:`token_columns` show on ``token``."""
+    bid, ask, bid_size, ask_size = columns
     if bid != NONE and ask != NONE and bid >= ask:
         ask = NONE
     minimum = int(market.min_order_size * MICRO)
@@ -216,6 +229,9 @@ def _shares(depth: Decimal) -> int:
     return int(depth.to_integral_value(rounding=ROUND_FLOOR)) * MICRO
 
 
+_Levels = tuple[tuple[BookLevel, ...], tuple[BookLevel, ...]]
+
+
 @dataclass(slots=True)
 class _Replay:
     """A listed window being replayed."""
@@ -229,8 +245,11 @@ class _Replay:
     closed: bool = False
     resolved: bool = False
     # per token, the levels a book read last showed and of which row (one slot a token)
-    shown: dict[str, tuple[int, tuple[tuple[BookLevel, ...], tuple[BookLevel, ...]]]] = (
-        field(default_factory=dict)
+    shown: dict[str, tuple[int, _Levels]] = field(default_factory=dict)
+    # the levels of each (token, its row's columns) read so far: makers hold a quote
+    # for many rows and come back to it (a window's rows, at most)
+    levels: dict[tuple[str, tuple[int, int, int, int]], _Levels] = field(
+        default_factory=dict
     )
 
 
@@ -317,6 +336,8 @@ class TapeMarketSource(FeedPricedSource):
         return min(bisect.bisect_right(times, t), bisect.bisect_left(times, end))
 
     def _follow(self, replay: _Replay, t: float) -> None:
+        if not replay.materialized and not replay.closed and self._quiet(replay, t):
+            return
         market = replay.market
         if not replay.closed:
             last = self._last_row(replay, t)
@@ -343,6 +364,17 @@ class TapeMarketSource(FeedPricedSource):
             self._venue.resolve_market(market.condition_id, replay.tape.outcome)
             replay.resolved = True
 
+    def _quiet(self, replay: _Replay, t: float) -> bool:
+        """True when :meth:`_follow` would change nothing for an open, virtual replay:
+        no row due by ``t``, the market still open, the row shown still fresh (or none
+        shown). Most replays, most steps: this answers without the row searches."""
+        times = replay.tape.times
+        seen = replay.seen
+        if (seen < len(times) and t >= times[seen]) or t >= replay.market.end:
+            return False
+        row = replay.row
+        return row < 0 or t - times[row] <= self._rules.max_quote_age_s
+
     # -- virtual liquidity -----------------------------------------------------------------
 
     def levels(
@@ -354,17 +386,20 @@ class TapeMarketSource(FeedPricedSource):
             return None
         if replay.row < 0:
             return _NO_LEVELS
+        row = replay.row
         shown = replay.shown.get(token_id)
-        if shown is not None and shown[0] == replay.row:
+        if shown is not None and shown[0] == row:
             return shown[1]  # a taped row never changes: its levels neither
-        bid, ask = token_quotes(
-            replay.tape, replay.row, replay.market, self._depth, token_id
-        )
-        levels = (
-            () if bid is None else (BookLevel(bid.price, bid.size),),
-            () if ask is None else (BookLevel(ask.price, ask.size),),
-        )
-        replay.shown[token_id] = (replay.row, levels)
+        # rows with the same columns show the same levels (the same objects)
+        key = (token_id, token_columns(replay.tape, row, replay.market, token_id))
+        levels = replay.levels.get(key)
+        if levels is None:
+            bid, ask = columns_quotes(key[1], replay.market, self._depth, token_id)
+            levels = replay.levels[key] = (
+                () if bid is None else (BookLevel(bid.price, bid.size),),
+                () if ask is None else (BookLevel(ask.price, ask.size),),
+            )
+        replay.shown[token_id] = (row, levels)
         return levels
 
     def materialize(self, token_id: str) -> None:

@@ -17,7 +17,7 @@ from typing import Protocol
 from src.sim.calendar import MarketCalendar, SimMarket, resolve_outcome
 from src.sim.feeds.base import Kline, PriceFeed
 from src.sim.feeds.errors import FeedError
-from src.sim.feeds.table import feed_prices
+from src.sim.feeds.table import feed_prices, minute_reads
 from src.sim.venue import Outcome, SimVenue, VenueMarket, window_question
 from src.utils.clock import Clock, SimClock
 from src.utils.logger import log, log_warning
@@ -197,6 +197,14 @@ class LockedFeed:
         """The price at each of ``times``, under one lock."""
         with self._lock:
             return feed_prices(self._inner, symbol, times)
+
+    def second_prices(
+        self, symbol: str, start_ms: int, first: int, stop: int, now: float
+    ) -> tuple[list[float], float]:
+        """Whole seconds of a minute and a time in it (see :func:`minute_reads`), under
+        one lock."""
+        with self._lock:
+            return minute_reads(self._inner, symbol, start_ms, first, stop, now)
 
 
 class MarketIndex:

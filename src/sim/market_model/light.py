@@ -126,12 +126,15 @@ def _noise(rng: object, count: int, params: MarketModelParams, step_s: float) ->
         return np.zeros(count)
     phi = params.noise_persistence**step_s
     shocks = np.random.default_rng(rng.getrandbits(64)).standard_normal(count)  # type: ignore[attr-defined]
-    values = np.empty(count)
-    values[0] = shocks[0] * sd
     innovation = sd * math.sqrt(1.0 - phi * phi)
-    for i in range(1, count):
-        values[i] = phi * values[i - 1] + innovation * shocks[i]
-    return values
+    # the recursion in Python floats: the same IEEE doubles as numpy's scalars, without
+    # an array read and write per step
+    value = shocks[0].item() * sd
+    values = [value]
+    for shock in shocks[1:].tolist():
+        value = phi * value + innovation * shock
+        values.append(value)
+    return np.array(values)
 
 
 class LightListings:

@@ -594,29 +594,42 @@ class SimVenue:
     def book(self, token_id: str, depth: int | None = None) -> BookSnapshot:
         """Aggregated book of one token, best level first on each side."""
         with self._lock:
+            return self._book(token_id, depth, self._now())
+
+    def books(
+        self, token_ids: Iterable[str], depth: int | None = None
+    ) -> dict[str, BookSnapshot]:
+        """:meth:`book` of each token, read at one time under one lock: what reading them
+        one after another answers (time stands still between the reads, and a sweep at
+        the same time again finds nothing new)."""
+        with self._lock:
             now = self._now()
-            token = self._engine.token(token_id)
-            book = token.book
-            market = token.market
-            # an empty side (a tape market's, usually) has no levels to aggregate
-            bids = book.bids.depth(depth) if book.bids.keys else ()
-            asks = book.asks.depth(depth) if book.asks.keys else ()
-            shown = None if self._virtual is None else self._virtual.levels(token_id)
-            if shown is not None:
-                bids = merge_levels(bids, shown[0], True, depth)
-                asks = merge_levels(asks, shown[1], False, depth)
-            return BookSnapshot(
-                token_id,
-                market.condition_id,
-                bids,
-                asks,
-                token.tick,
-                market.min_size,
-                market.spec.neg_risk,
-                book.last_trade_price,
-                Side(book.last_trade_side) if book.last_trade_side else None,
-                now,
-            )
+            return {token_id: self._book(token_id, depth, now) for token_id in token_ids}
+
+    def _book(self, token_id: str, depth: int | None, now: float) -> BookSnapshot:
+        """:meth:`book` at ``now``; the caller holds the lock and has swept to ``now``."""
+        token = self._engine.token(token_id)
+        book = token.book
+        market = token.market
+        # an empty side (a tape market's, usually) has no levels to aggregate
+        bids = book.bids.depth(depth) if book.bids.keys else ()
+        asks = book.asks.depth(depth) if book.asks.keys else ()
+        shown = None if self._virtual is None else self._virtual.levels(token_id)
+        if shown is not None:
+            bids = merge_levels(bids, shown[0], True, depth)
+            asks = merge_levels(asks, shown[1], False, depth)
+        return BookSnapshot(
+            token_id,
+            market.condition_id,
+            bids,
+            asks,
+            token.tick,
+            market.min_size,
+            market.spec.neg_risk,
+            book.last_trade_price,
+            Side(book.last_trade_side) if book.last_trade_side else None,
+            now,
+        )
 
     def best_bid_ask(self, token_id: str) -> tuple[int | None, int | None]:
         """``(best bid, best ask)`` of one token (None for an empty side)."""

@@ -249,17 +249,20 @@ class InProcessVenue:
 
     def book(self, token_id: str) -> OrderBook:
         """The simulator's book in the market-data types."""
-        snap = self._venue.book(token_id)
+        return self._order_book(self._venue.book(token_id))
+
+    def _order_book(self, snap: sim.BookSnapshot) -> OrderBook:
+        """A simulator book in the market-data types."""
+        last = snap.last_trade_price
+        # positional, in OrderBook's field order: a keyword call costs more
         return OrderBook(
-            token_id=token_id,
-            bids=self._market_levels(snap.bids),
-            asks=self._market_levels(snap.asks),
-            timestamp_ms=int(snap.timestamp * 1000),
-            tick_size=self._decimal(snap.tick_size),
-            min_order_size=self._decimal(snap.min_order_size),
-            last_trade_price=None
-            if snap.last_trade_price is None
-            else self._decimal(snap.last_trade_price),
+            snap.token_id,
+            self._market_levels(snap.bids),
+            self._market_levels(snap.asks),
+            int(snap.timestamp * 1000),
+            self._decimal(snap.tick_size),
+            self._decimal(snap.min_order_size),
+            None if last is None else self._decimal(last),
         )
 
     def _market_levels(self, raw: tuple[sim.BookLevel, ...]) -> tuple[BookLevel, ...]:
@@ -286,8 +289,10 @@ class InProcessVenue:
         return value
 
     def books(self, token_ids: Sequence[str]) -> dict[str, OrderBook]:
-        """Every requested book (the simulator answers for any token it lists)."""
-        return {token: self.book(token) for token in dict.fromkeys(token_ids)}
+        """Every requested book (the simulator answers for any token it lists), read in
+        one venue call."""
+        snaps = self._venue.books(dict.fromkeys(token_ids))
+        return {token: self._order_book(snap) for token, snap in snaps.items()}
 
     def redeem(self, condition_id: str) -> int:
         """Redeem at the simulator (winning tokens pay 1.00)."""

@@ -183,3 +183,26 @@ def test_kept_minutes_answer_what_a_fresh_read_answers(
             strike = {"symbol": f"{coin}USDT", "interval": "1m", "limit": 1}
             strike["startTime"] = int(clock.now() // 900 * 900 * 1000)
             assert kept.parsed_klines(**strike) == client(clock).parsed_klines(**strike)
+
+
+ranges = st.tuples(
+    st.integers(-3, MINUTES + 3).map(lambda m: DEFAULT_START_MS + m * MINUTE_MS)
+    | st.integers(DEFAULT_START_MS - 10**5, DEFAULT_START_MS + (MINUTES + 1) * MINUTE_MS),
+    st.integers(0, 4 * MINUTE_MS) | st.integers(0, 4).map(lambda m: m * MINUTE_MS),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    symbol=st.sampled_from(["BTCUSDT", "ETHUSDT"]),
+    reads=st.lists(ranges, min_size=1, max_size=15),
+)
+def test_span_minutes_are_the_feeds_minutes(
+    symbol: str, reads: list[tuple[int, int]]
+) -> None:
+    """Ranges in any order (inside the last one read, equal to it, overlapping it, apart
+    from it): the kept minutes are what the feed reads for the range."""
+    kept = client(SimClock(start=END_S))
+    for first, length in reads:
+        span = api.KlineSpan(symbol, MINUTE_MS, first, first, 1000, first + length, 0, True)
+        assert kept._span_minutes(span) == FEED.klines(symbol, first, first + length)

@@ -92,3 +92,54 @@ def test_single_levels_convert_as_any_number_of_levels() -> None:
         assert venue._market_levels(raw) == tuple(
             venue._level(lv.price, lv.size) for lv in raw
         )
+
+
+class FollowsEveryReplay(RecordedMarketSource):
+    """The source as first written: every replay followed in full at every step."""
+
+    def _quiet(self, replay: object, t: float) -> bool:
+        return False
+
+
+def _state(source: RecordedMarketSource) -> list[object]:
+    replays = {id(r): r for r in source._by_token.values()}.values()
+    return [
+        (r.row, r.seen, r.closed, r.resolved, r.materialized, sorted(r.resting))
+        for r in replays
+    ] + [source.levels(t) for m in source.windows for t in m.token_ids]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    gaps=st.lists(st.floats(0.5, 70), min_size=1, max_size=15),
+    quotes=st.lists(st.one_of(st.none(), st.integers(1, 97)), min_size=15, max_size=15),
+    steps=st.lists(
+        st.tuples(st.floats(0, 120, allow_nan=False), st.booleans()),
+        min_size=1,
+        max_size=40,
+    ),
+)
+def test_quiet_replays_skipped_follow_as_in_full(
+    gaps: list[float], quotes: list[int | None], steps: list[tuple[float, bool]]
+) -> None:
+    """Rows at any gaps (quotes going stale between them), steps of any length (past
+    the end, the resolution), markets materialized at times: the skipped follows leave
+    every replay, and its books, as following it in full does."""
+    times = [sum(gaps[: i + 1]) for i in range(len(gaps))]
+    rows = tuple(_row(t, cents) for t, cents in zip(times, quotes, strict=False))
+    recording = RecordedWindow(rows[0].slug, "BTC", START, "UP", rows)
+    sources = []
+    for kind in (RecordedMarketSource, FollowsEveryReplay):
+        clock = SimClock(start=START - 1_000, speed=None)
+        venue = SimVenue(clock, seed=0)
+        source = kind(venue, FEED, MarketCalendar(("BTC",), seed=0), [recording])
+        source.advance_to(START - 1)
+        sources.append((source, clock))
+    t = START - 1.0
+    for step, materialize in steps:
+        t += step
+        for source, _ in sources:
+            if materialize:
+                source.materialize(source.windows[0].up_token_id)
+            source.advance_to(t)
+        assert _state(sources[0][0]) == _state(sources[1][0])

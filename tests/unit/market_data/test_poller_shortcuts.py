@@ -157,3 +157,70 @@ def test_refresh_answers_what_snapshot_answers() -> None:
         assert [k.open_time_ms for k in got.klines] == expected
         assert got == data.snapshot("btc")
         assert got.klines is data.snapshot("btc").klines  # the same shared tuple
+
+
+def converted_fields(row: list[Any]) -> Kline | str:
+    """A row's fields through the general conversions (``_integer``/``_number``), before
+    the candle's checks; the message of the first refusal otherwise."""
+    from src.data.market_data.binance import _integer, _number
+
+    try:
+        return Kline(
+            _integer(row[0], "open time"),
+            *(_number(row[i], "x") for i in range(1, 6)),
+            _integer(row[6], "close time"),
+            _number(row[7], "x"),
+            _integer(row[8], "trade count"),
+            _number(row[9], "x"),
+            _number(row[10], "x"),
+        )
+    except MarketDataError as exc:
+        return str(exc)
+
+
+def typed(kline: Kline) -> list[tuple[type, Any]]:
+    return [(type(v), v) for v in (getattr(kline, f) for f in Kline.__slots__)]
+
+
+any_int = (
+    st.integers(-(2**64), 2**64)
+    | st.sampled_from([2**63 - 1, 2**63, -(2**63), -(2**63) - 1])
+    | st.booleans()
+)
+any_float = st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from(
+    [1e308, -1e308, -0.0, 5e-324]
+)
+any_field = any_int | any_float | st.text(max_size=4)
+
+
+@st.composite
+def typed_rows(draw: st.DrawFn) -> list[Any]:
+    """Rows mostly of in-process types (ints and floats), a field or two off at times."""
+    row: list[Any] = [draw(any_int if i in (0, 6, 8) else any_float) for i in range(11)]
+    row.append("0")
+    for _ in range(draw(st.integers(0, 2))):
+        row[draw(st.integers(0, 10))] = draw(any_field)
+    return row
+
+
+@settings(max_examples=1000, deadline=None)
+@given(typed_rows() | rows())
+def test_typed_rows_convert_as_the_general_rules_convert(row: list[Any]) -> None:
+    """``_typed_kline``: no candle (the general rules decide), or the one their
+    conversions give, field for field, types too."""
+    from src.data.market_data.binance import _typed_kline
+
+    shortcut = _typed_kline(row)
+    if shortcut is not None:
+        general = converted_fields(row)
+        assert isinstance(general, Kline) and typed(shortcut) == typed(general)
+
+
+def test_in_process_rows_take_the_typed_shortcut() -> None:
+    from src.data.market_data.binance import _typed_kline
+    from src.sim.binance_api import kline_values
+
+    t = T0 * 1000
+    kline = Kline(t, 1.5, 2.0, 1.0, 1.75, 10.0, t + 59_999, 15.0, 3, 4.0, 6.0)
+    row = kline_values(kline)
+    assert _typed_kline(row) == kline == parse_kline_row(row)

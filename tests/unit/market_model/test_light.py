@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import random
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from src.data.market_data.windows import WindowRef
 from src.sim.calendar import MarketCalendar
 from src.sim.emulator.config import EmulatorConfig
@@ -9,7 +17,7 @@ from src.sim.emulator.recorded import NONE, TapeMarketSource
 from src.sim.feeds.generator import DEFAULT_START_MS, GeneratedFeed
 from src.sim.market_model import SimExchange
 from src.sim.market_model.fair import fair_value_settings
-from src.sim.market_model.light import LightListings, light_source, light_tape
+from src.sim.market_model.light import LightListings, _noise, light_source, light_tape
 from src.sim.market_model.params import MarketModelParams
 from src.sim.market_model.pricing import MICRO
 from src.sim.venue import SimVenue
@@ -99,3 +107,42 @@ def test_the_light_source_shows_quotes_without_resting_orders() -> None:
     bid, ask = venue.best_bid_ask(market.up_token_id)
     assert bid is not None and ask is not None and bid < ask
     assert not venue.has_live_orders(market.condition_id)  # virtual: nothing rests
+
+
+def noise_in_numpy(
+    rng: random.Random, count: int, params: MarketModelParams, step_s: float
+) -> np.ndarray:
+    """``_noise`` as first written: the recursion over numpy's array and scalars."""
+    sd = params.noise_sd_logit
+    if sd <= 0:
+        return np.zeros(count)
+    phi = params.noise_persistence**step_s
+    shocks = np.random.default_rng(rng.getrandbits(64)).standard_normal(count)
+    values = np.empty(count)
+    values[0] = shocks[0] * sd
+    innovation = sd * math.sqrt(1.0 - phi * phi)
+    for i in range(1, count):
+        values[i] = phi * values[i - 1] + innovation * shocks[i]
+    return values
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    seed=st.integers(0, 2**32),
+    count=st.integers(1, 400),
+    sd=st.sampled_from([0.0, 0.05, 0.3, 1.7]),
+    half_life_s=st.floats(0.5, 3_600),
+    step_s=st.sampled_from([1.0, 5.0, 10.0, 2.5]),
+)
+def test_noise_in_python_floats_is_the_numpy_recursion(
+    seed: int, count: int, sd: float, half_life_s: float, step_s: float
+) -> None:
+    """Bit for bit, and the generator left in the same state."""
+    params = dataclasses.replace(
+        MarketModelParams(), noise_sd_logit=sd, noise_half_life_s=half_life_s
+    )
+    ours, theirs = random.Random(seed), random.Random(seed)
+    got = _noise(ours, count, params, step_s)
+    want = noise_in_numpy(theirs, count, params, step_s)
+    assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+    assert ours.getstate() == theirs.getstate()

@@ -129,3 +129,52 @@ def test_merged_levels_are_the_general_merge(
     assert merge_levels(rest, show, bids, depth) == merged_in_general(
         rest, show, bids, depth
     )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rounds=st.lists(
+        st.tuples(quotes, st.integers(0, 150), st.integers(0, 120)), min_size=1, max_size=4
+    ),
+    asked=st.lists(st.integers(0, 2), min_size=1, max_size=5),
+)
+def test_batched_books_are_the_books_read_one_by_one(
+    rounds: list[tuple[list[tuple[sim.Side, int, int]], int, int]], asked: list[int]
+) -> None:
+    """``SimVenue.books``: one sweep and one lock for the lot, the books one ``book`` call
+    each answers (GTD quotes expiring at the very time read, tokens asked twice, a
+    token the venue does not list: the same error)."""
+
+    def build() -> tuple[SimVenue, SimClock, list[str]]:
+        clock = SimClock(start=T0 + 60)
+        venue = SimVenue(clock, seed=1)
+        market = VenueMarket.for_window(WindowRef("BTC", T0))
+        venue.register_market(market)
+        venue.open_liquidity_account(MM)
+        return venue, clock, [market.up_token_id, market.down_token_id, "0xnone"]
+
+    batched, batched_clock, tokens = build()
+    single, single_clock, _ = build()
+    names = [tokens[i] for i in asked]
+    for round_, lives_s, step_s in rounds:
+        for venue, clock in ((batched, batched_clock), (single, single_clock)):
+            for side, cents, shares in round_:
+                request = sim.OrderRequest.limit(
+                    tokens[0],
+                    side,
+                    Decimal(cents) / 100,
+                    Decimal(shares),
+                    sim.OrderType.GTD if lives_s else sim.OrderType.GTC,
+                    expiration=int(clock.now()) + lives_s if lives_s else 0,
+                )
+                venue.place(MM, request)
+            clock.advance(step_s)
+        try:
+            got: object = batched.books(names)
+        except Exception as exc:  # the same error is the answer
+            got = repr(exc)
+        try:
+            want: object = {t: single.book(t) for t in names}
+        except Exception as exc:
+            want = repr(exc)
+        assert got == want
