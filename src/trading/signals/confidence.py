@@ -136,10 +136,13 @@ def safe_confidences(
         prior_odds = log_odds(prior_up, prior_down, params.prior_clip)
     additive = _additive(up, down, prior_up, prior_down, params)
     bayesian = _bayesian(up, down, prior_odds, params)
-    counted: dict[Direction, int] = {}
+    threshold = params.strong_signal_threshold
+    leans, other = additive[4], bayesian[4]
+    counted = count_confirmations(signals, leans, threshold)  # 0 for NEUTRAL
+    others = counted if other is leans else count_confirmations(signals, other, threshold)
     return (
-        _safe(additive, signals, validation, params, counted),
-        _safe(bayesian, signals, validation, params, counted),
+        _safe(additive, counted, validation, params),
+        _safe(bayesian, others, validation, params),
     )
 
 
@@ -225,15 +228,13 @@ def _bayesian(up: float, down: float, prior_odds: float, params: StrategyParams)
 
 def _safe(
     fields: _Fields,
-    signals: Sequence[SignalResult],
+    confirmations: int,
     validation: ValidationResult,
     params: StrategyParams,
-    counted: dict[Direction, int],
 ) -> ConfidenceResult:
-    """``apply_safety(ConfidenceResult(*fields), …)`` built once; ``counted`` keeps the
-    confirmations per direction for the next method."""
-    direction = fields[4]
-    if direction is Direction.NEUTRAL:
+    """``apply_safety(ConfidenceResult(*fields), …)`` built once, from the strong
+    sources confirming the result's direction (:func:`count_confirmations`)."""
+    if fields[4] is Direction.NEUTRAL:
         # a fresh result's safety fields are the defaults: 0, False, False, NOT_NEEDED
         return ConfidenceResult(
             *fields[:6],
@@ -242,11 +243,6 @@ def _safe(
             False,
             False,
             ValidationAction.NOT_NEEDED,
-        )
-    confirmations = counted.get(direction)
-    if confirmations is None:
-        confirmations = counted[direction] = count_confirmations(
-            signals, direction, params.strong_signal_threshold
         )
     return ConfidenceResult(
         *fields[:6], *_rules(fields[5], confirmations, validation, params)

@@ -24,8 +24,11 @@ from src.data.market_data.indicators import (
     is_valid_kline,
 )
 from src.data.market_data.price_validation import (
+    _FLAG_ORDER,
+    PriceFlag,
     ValidationConfig,
     ValidationMemo,
+    ValidationResult,
     validate_price_movement,
 )
 from src.sim.feeds.base import MINUTE_MS, Kline
@@ -109,6 +112,14 @@ def test_validation_is_remembered_per_tuple_sigma_and_config() -> None:
     assert memo.validate(as_list, 0.001, config) is not memo.validate(
         as_list, 0.001, config
     )
+
+
+def test_flag_count_is_the_flags_counted_one_by_one() -> None:
+    assert set(_FLAG_ORDER) == set(PriceFlag) - {PriceFlag.NONE}
+    for bits in range(2 ** len(_FLAG_ORDER)):  # every set of flags
+        flags = PriceFlag(bits)
+        result = ValidationResult(flags, "", 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        assert result.flag_count == sum(1 for f in _FLAG_ORDER if f in flags)
 
 
 # --- kline checks and incremental indicators ---------------------------------------------
