@@ -1,3 +1,3 @@
 """PolyFlup: a trading bot for Polymarket's 15-minute crypto Up/Down markets."""
 
-__version__ = "0.5.0"
+__version__ = "0.6.0"
