@@ -112,11 +112,6 @@ def _num(value: float | None, places: int = 6) -> str:
     return "" if value is None else f"{value:.{places}f}"
 
 
-def _num6(value: float | None) -> str:
-    """``_num(value)`` without the nested format spec (4 of them per decision row)."""
-    return "" if value is None else f"{value:.6f}"
-
-
 # Every coin decides on the same tick, and a run's prices and fees are a few hundred
 # values: a long run's millions of decisions format each time and amount once.
 @functools.lru_cache(maxsize=64)
@@ -365,51 +360,20 @@ def ledger_decisions(cur: sqlite3.Cursor) -> Iterator[tuple[Any, ...]]:
         rows.close()
 
 
-def read_decisions(cur: sqlite3.Cursor) -> Iterator[DecisionRow]:
-    """Every decision of the ledger in the order it was taken, streamed."""
-    return map(decision_row, ledger_decisions(cur))
-
-
-def write_decisions(path: Path, rows: Iterable[DecisionRow]) -> int:
-    """``decisions.csv``; returns the row count."""
-    n = 0
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        out = csv.writer(handle)
-        out.writerow(DECISION_COLUMNS)
-        for d in rows:
-            out.writerow(
-                [
-                    d.symbol,
-                    _iso(d.decided_ms / 1000),
-                    d.action,
-                    d.reason,
-                    _num(d.confidence_additive),
-                    _num(d.confidence_bayesian),
-                    _num(d.fair_value),
-                    "" if d.price_micro is None else micro_str(d.price_micro),
-                    "" if d.fee_micro is None else micro_str(d.fee_micro),
-                    _num(d.expected_value),
-                    d.outcome or "",
-                ]
-            )
-            n += 1
-    return n
-
-
 def decision_fields(r: Sequence[Any]) -> list[str]:
-    """A :data:`_DECISIONS_SQL` row's line of ``decisions.csv``, read straight off the row:
-    what :func:`write_decisions` writes for its :func:`decision_row`."""
+    """A :data:`_DECISIONS_SQL` row's line of ``decisions.csv``, read straight off the row
+    (no :class:`DecisionRow` built for it)."""
     return [
         r[0],
         _iso_ms(int(r[1])),
         r[2],
         r[3],
-        _num6(r[4]),
-        _num6(r[5]),
-        _num6(r[6]),
+        _num(r[4]),
+        _num(r[5]),
+        _num(r[6]),
         "" if r[7] is None else _micro_text(r[7]),
         "" if r[8] is None else _micro_text(r[8]),
-        _num6(r[9]),
+        _num(r[9]),
         r[10] or "",
     ]
 
@@ -998,8 +962,7 @@ def write_ledger_decisions(
     path: Path, rows: Iterable[Sequence[Any]], tally: DecisionTally
 ) -> int:
     """``decisions.csv`` from the ledger's rows (:func:`ledger_decisions`), each also given
-    to ``tally``; returns the row count. The file :func:`write_decisions` writes for their
-    :func:`decision_row`."""
+    to ``tally``; returns the row count."""
     n = 0
     with path.open("w", newline="", encoding="utf-8") as handle:
         out = csv.writer(handle)

@@ -6,9 +6,11 @@ and :class:`EntryPoints`, fed a :class:`DecisionRow` per row."""
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from hypothesis import strategies as st
 
 from src.backtest.report import (
     BRIER_MINUTES,
+    DECISION_COLUMNS,
     FORECASTERS,
     METHODS,
     SIDES,
@@ -32,12 +35,12 @@ from src.backtest.report import (
     _inputs,
     _iso,
     _iso_ms,
+    _num,
     decision_row,
     forecasts,
-    write_decisions,
     write_ledger_decisions,
 )
-from src.utils.money import AmountError, to_micro
+from src.utils.money import AmountError, micro_str, to_micro
 
 WINDOW_MS = 900_000
 RULES = BaselineRules(seed=5, entry_min_elapsed_s=60, entry_max_elapsed_s=780)
@@ -284,6 +287,32 @@ def figures(
         by_minute.table(),
         points.rows(),
     )
+
+
+def write_decisions(path: Path, rows: Iterable[DecisionRow]) -> int:
+    """``decisions.csv`` as the report first wrote it, a :class:`DecisionRow` a line."""
+    n = 0
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        out = csv.writer(handle)
+        out.writerow(DECISION_COLUMNS)
+        for d in rows:
+            out.writerow(
+                [
+                    d.symbol,
+                    _iso(d.decided_ms / 1000),
+                    d.action,
+                    d.reason,
+                    _num(d.confidence_additive),
+                    _num(d.confidence_bayesian),
+                    _num(d.fair_value),
+                    "" if d.price_micro is None else micro_str(d.price_micro),
+                    "" if d.fee_micro is None else micro_str(d.fee_micro),
+                    _num(d.expected_value),
+                    d.outcome or "",
+                ]
+            )
+            n += 1
+    return n
 
 
 def straightforward(rows: list[tuple[Any, ...]], path: Path) -> tuple[int, tuple[Any, ...]]:
