@@ -244,8 +244,6 @@ class _Replay:
     resting: dict[tuple[str, Side], tuple[Quote, str]] = field(default_factory=dict)
     closed: bool = False
     resolved: bool = False
-    # per token, the levels a book read last showed and of which row (one slot a token)
-    shown: dict[str, tuple[int, _Levels]] = field(default_factory=dict)
     # the levels of each (token, its row's columns) read so far: makers hold a quote
     # for many rows and come back to it (a window's rows, at most)
     levels: dict[tuple[str, tuple[int, int, int, int]], _Levels] = field(
@@ -386,12 +384,9 @@ class TapeMarketSource(FeedPricedSource):
             return None
         if replay.row < 0:
             return _NO_LEVELS
-        row = replay.row
-        shown = replay.shown.get(token_id)
-        if shown is not None and shown[0] == row:
-            return shown[1]  # a taped row never changes: its levels neither
-        # rows with the same columns show the same levels (the same objects)
-        key = (token_id, token_columns(replay.tape, row, replay.market, token_id))
+        # a taped row never changes, and rows with the same columns show the same levels
+        # (the same objects)
+        key = (token_id, token_columns(replay.tape, replay.row, replay.market, token_id))
         levels = replay.levels.get(key)
         if levels is None:
             bid, ask = columns_quotes(key[1], replay.market, self._depth, token_id)
@@ -399,7 +394,6 @@ class TapeMarketSource(FeedPricedSource):
                 () if bid is None else (BookLevel(bid.price, bid.size),),
                 () if ask is None else (BookLevel(ask.price, ask.size),),
             )
-        replay.shown[token_id] = (row, levels)
         return levels
 
     def materialize(self, token_id: str) -> None:
